@@ -1,0 +1,1 @@
+"""Fixtures for the real-Consul test bed (filled in by the zone work)."""

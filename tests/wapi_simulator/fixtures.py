@@ -1,0 +1,1 @@
+"""Fixtures that start the WAPI simulator (filled in by the simulator work)."""
