@@ -1,0 +1,228 @@
+# -*- coding: utf-8 -*-
+# Copyright: GEANT
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: consul_zone
+author: GEANT network services team
+version_added: 0.1.0
+short_description: The DNS records of the healthy Consul service instances of a zone
+description:
+  - Reads from Consul which instances of which services pass all their checks and returns the
+    address records (A for IPv4, AAAA for IPv6) of a DNS zone, one record per healthy address.
+  - An instance is healthy when every check that applies to it passes, service checks and node
+    checks (C(serfHealth), maintenance mode) alike. C(warning) counts as not passing unless
+    O(warning_is_healthy=true).
+  - The address of an instance is its service address, else its node's address.
+  - The DNS name of a service is its name folded to lower case, or the value of the service meta key
+    O(dns_name_meta_key). Names that are not valid DNS host names (underscores, more than 63
+    characters, a full name over 253 characters) are never published silently - see O(invalid_names).
+  - The read is all or nothing - no leader, an unreachable agent or any failed health read makes the
+    lookup fail instead of returning a zone with services missing.
+  - The records come in one deterministic order, ready for M(geant.consul_dns.zone_file) or a template.
+options:
+  _terms:
+    description: Zone names, for example C(geant.services). Each record returned carries its zone.
+    type: list
+    elements: str
+    required: true
+  consul_address:
+    description:
+      - URL of the Consul HTTP API, V(http://host:8500) or V(https://host:8501); V(host:port) means http.
+    type: str
+    default: http://127.0.0.1:8500
+    env:
+      - name: CONSUL_HTTP_ADDR
+  consul_token:
+    description: ACL token with C(service:read) and C(node:read) on what is published. Never logged.
+    type: str
+    env:
+      - name: CONSUL_HTTP_TOKEN
+  datacenter:
+    description: Datacenter to read; default the agent's own.
+    type: str
+  validate_certs:
+    description: Verify Consul's TLS certificate (https only).
+    type: bool
+    default: true
+  ca_path:
+    description: CA bundle that signed Consul's certificate.
+    type: path
+    env:
+      - name: CONSUL_CACERT
+  client_cert:
+    description: Client certificate for Consul's C(verify_incoming).
+    type: path
+    env:
+      - name: CONSUL_CLIENT_CERT
+  client_key:
+    description: Key of O(client_cert).
+    type: path
+    env:
+      - name: CONSUL_CLIENT_KEY
+  timeout:
+    description: Seconds to wait for each Consul HTTP call.
+    type: float
+    default: 10
+  consistency:
+    description: Consul read consistency mode. V(stale) lets any server answer (still refused without a leader).
+    type: str
+    choices: [default, consistent, stale]
+    default: default
+  services:
+    description: Only these services are published. Default all services.
+    type: list
+    elements: str
+  exclude_services:
+    description: Services never published.
+    type: list
+    elements: str
+    default: [consul]
+  tags:
+    description: An instance is published only when it carries all these tags.
+    type: list
+    elements: str
+    default: []
+  service_meta:
+    description: An instance is published only when its service meta has each of these key/value pairs.
+    type: dict
+    default: {}
+  dns_name_meta_key:
+    description: Service meta key whose value, when set, is the DNS name of the service instead of its name.
+    type: str
+    default: dns_name
+  dns_ttl_meta_key:
+    description: Service meta key whose value, when set, is the TTL of the service's records.
+    type: str
+    default: dns_ttl
+  ttl:
+    description: TTL of the records of services without a TTL of their own.
+    type: int
+    default: 300
+  invalid_names:
+    description:
+      - What to do with a service whose DNS name is invalid.
+      - V(fail) stops with an error naming the service; V(skip) leaves it out with a warning.
+    type: str
+    choices: [fail, skip]
+    default: fail
+  warning_is_healthy:
+    description: Publish instances with checks in C(warning) too.
+    type: bool
+    default: false
+requirements:
+  - python-consul2 (or its maintained fork py-consul)
+notes:
+  - Consul has no single call for the health of every service; one read per selected service runs in a
+    small thread pool.
+seealso:
+  - module: geant.consul_dns.zone_file
+"""
+
+EXAMPLES = r"""
+- name: Records of zone geant.services from the local agent
+  ansible.builtin.debug:
+    msg: "{{ lookup('geant.consul_dns.consul_zone', 'geant.services', wantlist=True) }}"
+
+- name: Only services tagged 'public', through TLS with an ACL token
+  ansible.builtin.set_fact:
+    zone_records: >-
+      {{ lookup('geant.consul_dns.consul_zone', 'geant.services',
+                consul_address='https://consul-server01.geant.net:8501',
+                ca_path='/etc/consul.d/tls/ca.pem',
+                consul_token=vault_consul_dns_token,
+                tags=['public'], wantlist=True) }}
+
+- name: Write the zone file from them
+  geant.consul_dns.zone_file:
+    path: /var/lib/consul_dns/geant.services.zone
+    zone: geant.services
+    records: "{{ zone_records }}"
+    nameservers: [ns1.geant.net.]
+    hostmaster: hostmaster@geant.org
+"""
+
+RETURN = r"""
+_list:
+  description: The records, in the collection's deterministic order.
+  type: list
+  elements: dict
+  contains:
+    zone:
+      description: The zone.
+      type: str
+      sample: geant.services
+    name:
+      description: Owner name relative to the zone.
+      type: str
+      sample: crowd
+    fqdn:
+      description: Fully qualified owner name, without trailing dot.
+      type: str
+      sample: crowd.geant.services
+    type:
+      description: V(A) or V(AAAA).
+      type: str
+      sample: A
+    ttl:
+      description: TTL in seconds.
+      type: int
+      sample: 300
+    value:
+      description: The address.
+      type: str
+      sample: 1.1.1.10
+"""
+
+from ansible.errors import AnsibleLookupError
+from ansible.module_utils.common.text.converters import to_native
+from ansible.plugins.lookup import LookupBase
+from ansible.utils.display import Display
+
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import (
+    CONSUL_IMPORT_ERROR,
+    ConsulError,
+    ConsulReader,
+)
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul_zone import read_zone
+from ansible_collections.geant.consul_dns.plugins.module_utils.dns_names import InvalidDnsName
+from ansible_collections.geant.consul_dns.plugins.module_utils.healthy_instances import ServiceSelection
+
+display = Display()
+
+
+class LookupModule(LookupBase):
+
+    def run(self, terms, variables=None, **kwargs):
+        self.set_options(var_options=variables, direct=kwargs)
+        if CONSUL_IMPORT_ERROR:
+            raise AnsibleLookupError("consul_zone needs the python library python-consul2 (or py-consul) "
+                                     "on the controller: %s" % CONSUL_IMPORT_ERROR.strip().splitlines()[-1])
+        opt = self.get_option
+        try:
+            reader = ConsulReader(
+                address=opt("consul_address"), token=opt("consul_token"), datacenter=opt("datacenter"),
+                validate_certs=opt("validate_certs"), ca_path=opt("ca_path"), client_cert=opt("client_cert"),
+                client_key=opt("client_key"), timeout=opt("timeout"), consistency=opt("consistency"),
+            )
+            selection = ServiceSelection(
+                services=opt("services"), exclude=opt("exclude_services"), tags=opt("tags"),
+                meta=opt("service_meta"), dns_name_meta_key=opt("dns_name_meta_key"),
+                dns_ttl_meta_key=opt("dns_ttl_meta_key"), invalid_names=opt("invalid_names"),
+                warning_is_healthy=opt("warning_is_healthy"),
+            )
+            records = []
+            for zone in terms:
+                result = read_zone(reader, selection, zone, default_ttl=opt("ttl"))
+                for warning in result.warnings:
+                    display.warning("consul_zone %s: %s" % (result.zone, warning))
+                for record in result.record_dicts():
+                    record["zone"] = result.zone
+                    records.append(record)
+        except (ConsulError, InvalidDnsName, ValueError) as exc:
+            raise AnsibleLookupError("consul_zone: %s" % to_native(exc))
+        return records

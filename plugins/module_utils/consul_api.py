@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+# Copyright: GEANT
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one adapter between the collection and the Python Consul client library.
+
+Works with ``python-consul2`` (the named dependency) and with its maintained fork ``py-consul``:
+both install the module ``consul`` and differ in details this adapter hides:
+
+- both let the environment (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_HTTP_SSL_VERIFY) override
+  the arguments given to ``consul.Consul``; here explicit options always win, so the HTTP client and
+  the token are set again after construction (callers read the environment themselves, if at all);
+- the request timeout is ``timeout`` on python-consul2's HTTP client and ``connections_timeout`` on
+  py-consul's.
+
+Errors come out as :class:`ConsulUnavailable` (cannot reach Consul, no leader, timeouts) or
+:class:`ConsulError` (Consul answered with an error, e.g. ACL denied), with the address in the
+message and never the token.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import threading
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+
+try:
+    from urllib.parse import urlsplit
+except ImportError:  # pragma: no cover - Python 2 is not supported, kept for sanity's import test
+    from urlparse import urlsplit
+
+CONSUL_IMPORT_ERROR = None
+try:
+    import consul
+    import requests
+except ImportError:
+    consul = None
+    requests = None
+    CONSUL_IMPORT_ERROR = traceback.format_exc()
+
+HAS_CONSUL = CONSUL_IMPORT_ERROR is None
+
+
+class ConsulError(Exception):
+    """Consul answered, but with an error."""
+
+
+class ConsulUnavailable(ConsulError):
+    """Consul could not be read reliably (unreachable, timed out, or without a leader)."""
+
+
+def library_name():
+    """'py-consul' or 'python-consul2' (which distribution provides the ``consul`` module)."""
+    if consul is None:
+        return None
+    # py-consul moved the API classes to consul.api; python-consul2 keeps them in consul.base.
+    return "py-consul" if hasattr(consul, "api") or _has_submodule("consul.api") else "python-consul2"
+
+
+def _has_submodule(name):
+    try:
+        __import__(name)
+        return True
+    except ImportError:
+        return False
+
+
+def parse_address(address):
+    """``http://host:8500`` / ``https://host`` / ``host:8500`` / ``host`` -> (scheme, host, port)."""
+    if "//" not in address:
+        address = "http://" + address
+    parts = urlsplit(address)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("invalid Consul address %r: expected http(s)://host[:port]" % address)
+    port = parts.port or (8501 if parts.scheme == "https" else 8500)
+    host = parts.hostname
+    if ":" in host:  # IPv6 literal needs its brackets back in the URL
+        host = "[%s]" % host
+    return parts.scheme, host, port
+
+
+class ConsulReader(object):
+    """Read-only view of one Consul datacenter through one agent."""
+
+    def __init__(self, address="http://127.0.0.1:8500", token=None, datacenter=None,
+                 validate_certs=True, ca_path=None, client_cert=None, client_key=None,
+                 timeout=10, consistency="default", max_workers=8):
+        if not HAS_CONSUL:
+            raise ConsulError("the python library 'python-consul2' (or 'py-consul') is required")
+        self.scheme, self.host, self.port = parse_address(address)
+        self.address = "%s://%s:%d" % (self.scheme, self.host, self.port)
+        verify = (ca_path or True) if validate_certs else False
+        cert = (client_cert, client_key) if client_cert and client_key else client_cert
+        self.max_workers = max(1, int(max_workers))
+        self.client = consul.Consul(host=self.host, port=self.port, token=token, scheme=self.scheme,
+                                    consistency=consistency, dc=datacenter, verify=verify, cert=cert)
+        # Explicit options win over CONSUL_HTTP_* environment variables (see module docstring).
+        self.client.http = self.client.http_connect(self.host, self.port, self.scheme, verify, cert)
+        self.client.http.timeout = timeout  # python-consul2
+        self.client.http.connections_timeout = timeout  # py-consul
+        self.client.token = token
+        self.client.dc = datacenter
+        self.http_calls = 0
+        self._calls_lock = threading.Lock()  # health reads run in threads
+
+    def _call(self, what, func, *args, **kwargs):
+        with self._calls_lock:
+            self.http_calls += 1
+        try:
+            return func(*args, **kwargs)
+        except requests.exceptions.Timeout as exc:
+            raise ConsulUnavailable("Consul at %s timed out reading %s: %s" % (self.address, what, exc))
+        except requests.exceptions.RequestException as exc:
+            raise ConsulUnavailable("cannot reach Consul at %s (reading %s): %s" % (self.address, what, exc))
+        except consul.ACLPermissionDenied as exc:
+            raise ConsulError("Consul at %s denied reading %s (ACL token lacks permission): %s"
+                              % (self.address, what, exc))
+        except consul.ConsulException as exc:
+            text = str(exc)
+            if "No cluster leader" in text or "rpc error" in text.lower():
+                raise ConsulUnavailable("Consul at %s has no usable leader (reading %s): %s"
+                                        % (self.address, what, text))
+            raise ConsulError("Consul at %s failed reading %s: %s" % (self.address, what, text))
+
+    def leader(self):
+        """Address of the Raft leader; raise ConsulUnavailable when the cluster has none."""
+        leader = self._call("the leader", self.client.status.leader)
+        if not leader:
+            raise ConsulUnavailable("Consul at %s reports no cluster leader" % self.address)
+        return leader
+
+    def services(self):
+        """``{service name: [tags of all instances]}`` from the catalog."""
+        _index, services = self._call("the service catalog", self.client.catalog.services)
+        return services or {}
+
+    def service_health(self, name):
+        """Raw ``/v1/health/service/<name>`` entries: one per instance, with Node, Service and Checks."""
+        _index, entries = self._call("health of service %s" % name, self.client.health.service, name)
+        return entries or []
+
+    def health_of(self, names):
+        """``{name: entries}`` for many services, read in parallel; any failed read fails it all.
+
+        Consul has no single call for the health of every service (N+1 reads); running them in a
+        small thread pool keeps a large catalog fast without a partial result ever being returned.
+        """
+        names = list(names)
+        if not names:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(names))) as pool:
+            results = list(pool.map(self.service_health, names))
+        return dict(zip(names, results))
