@@ -29,6 +29,12 @@ fi
 
 bash scripts/fetch_consul.sh >/dev/null
 
+# py-consul, the maintained fork of python-consul2, installs the same 'consul' module: it lives in
+# its own folder so the test suite can run a second time with it first on PYTHONPATH.
+if [ ! -d .cache/py-consul/consul ]; then
+  .venv/bin/pip install -q --no-deps --target .cache/py-consul "py-consul==1.8.0"
+fi
+
 # Ansible finds this checkout as the collection geant.consul_dns through a symlink.
 mkdir -p .cache/collections/ansible_collections/geant
 ln -sfn "$root" .cache/collections/ansible_collections/geant/consul_dns

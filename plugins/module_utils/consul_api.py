@@ -97,8 +97,10 @@ class ConsulReader(object):
                                     consistency=consistency, dc=datacenter, verify=verify, cert=cert)
         # Explicit options win over CONSUL_HTTP_* environment variables (see module docstring).
         self.client.http = self.client.http_connect(self.host, self.port, self.scheme, verify, cert)
-        self.client.http.timeout = timeout  # python-consul2
-        self.client.http.connections_timeout = timeout  # py-consul
+        if hasattr(self.client.http, "connections_timeout"):  # py-consul ('timeout' is a method there)
+            self.client.http.connections_timeout = timeout
+        else:  # python-consul2
+            self.client.http.timeout = timeout
         self.client.token = token
         self.client.dc = datacenter
         self.http_calls = 0

@@ -105,7 +105,8 @@ class ConsulAgent(object):
             if self.process.poll() is not None:
                 raise RuntimeError("consul agent %s exited: %s" % (self.name, self.log_tail()))
             try:
-                requests.get(self.http_url + "/v1/agent/self", timeout=1).raise_for_status()
+                # status/leader needs no ACL token and answers as soon as the HTTP API is up.
+                requests.get(self.http_url + "/v1/status/leader", timeout=1).raise_for_status()
                 return
             except requests.RequestException:
                 time.sleep(0.1)
