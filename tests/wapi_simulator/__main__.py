@@ -1,0 +1,49 @@
+"""Run the WAPI simulator until killed (used by the README demo).
+
+    python -m tests.wapi_simulator --host 127.0.0.1 --port 8443 \
+        [--user admin --password infoblox] [--cert-dir DIR] [--state-file F] [--define-ea Owner]
+"""
+import argparse
+import signal
+import sys
+import threading
+
+from .engine import Simulator
+from .server import DEFAULT_WAPI_VERSION, WapiSimulatorServer
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tests.wapi_simulator", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8443, help="0 picks a free port")
+    parser.add_argument("--user", default="admin")
+    parser.add_argument("--password", default="infoblox")
+    parser.add_argument("--cert-dir", help="keep the CA and server certificate here (reused on restart)")
+    parser.add_argument("--state-file", help="JSON file the objects are saved to and loaded from")
+    parser.add_argument("--define-ea", action="append", default=[], metavar="NAME",
+                        help="extensible attribute definition (STRING) to create at start; repeatable")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    options = parse_args(argv)
+    sim = Simulator(ea_definitions=options.define_ea)
+    server = WapiSimulatorServer(host=options.host, port=options.port, username=options.user,
+                                 password=options.password, cert_dir=options.cert_dir,
+                                 state_file=options.state_file, sim=sim)
+    stopped = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
+    server.start()
+    print("WAPI simulator listening on %s" % server.wapi_url(DEFAULT_WAPI_VERSION))
+    print("host: %s" % server.host)
+    print("CA certificate: %s" % server.ca_path)
+    print("credentials: %s / %s" % (options.user, options.password))
+    sys.stdout.flush()
+    stopped.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

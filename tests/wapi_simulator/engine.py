@@ -1,0 +1,567 @@
+"""WAPI semantics, independent of HTTP: search, create, update, delete, functions, /request.
+
+Everything runs under one lock: requests are serialized, which keeps the all-or-nothing
+multi-object request simple and is fast enough for tens of thousands of records.
+"""
+import copy
+import json
+import os
+import secrets
+import threading
+import time
+from collections import OrderedDict
+
+from . import errors, objtypes, query
+from .faults import FaultInjector, RequestLog
+from .store import Store
+
+MAX_CURSORS = 1000
+RESTART_OPTIONS = ("RESTART_IF_NEEDED", "FORCE_RESTART")
+RESTART_SERVICES = ("ALL", "DNS", "DHCP", "DHCPV4", "DHCPV6")
+RESTART_MODES = ("GROUPED", "SEQUENTIAL", "SIMULTANEOUS")
+
+
+class Cursor:
+    """A paged search: the matching ids are fixed when the first page is asked for."""
+
+    def __init__(self, ids, size, fields):
+        self.ids, self.size, self.fields, self.pos = ids, size, fields, 0
+
+
+class Simulator:
+    def __init__(self, ea_definitions=()):
+        self.lock = threading.RLock()
+        self.log = RequestLog()
+        self.faults = FaultInjector()
+        self._seed_eas = list(ea_definitions)
+        self.on_change = None  # callback after committed writes (persistence)
+        self.reset()
+
+    # ================================================================ state management
+    def reset(self):
+        """Back to a fresh appliance: default view, grid object, seeded EA definitions."""
+        with self.lock:
+            self.store = Store()
+            self.cursors = OrderedDict()
+            self.restarts = []
+            self.restart_needed = False
+            self.store.insert({"_type": "view", "name": "default", "is_default": True, "extattrs": {}})
+            self.store.insert({"_type": "grid", "name": "Infoblox"})
+            for name in self._seed_eas:
+                self.define_ea(name)
+        self.log.clear()
+        self.faults.clear()
+
+    def define_ea(self, name, ea_type="STRING", **fields):
+        """Create an extensible attribute definition (helper for tests and the demo)."""
+        body = dict(fields, name=name, type=ea_type)
+        with self.lock:
+            if not self.store.by_name("extensibleattributedef", "", name):
+                self.create("extensibleattributedef", {}, body)
+
+    def objects(self, objtype):
+        """All objects of a type as WAPI would render them with every readable field."""
+        with self.lock:
+            fields = [f for f, s in objtypes.schema(objtype).items() if s.has("r")]
+            return [query.render(self.store, o, fields) for o in self.store.of_type(objtype)]
+
+    def save(self, path):
+        with self.lock:
+            data = {"store": self.store.dump(), "restarts": self.restarts,
+                    "restart_needed": self.restart_needed}
+        tmp = "%s.tmp" % path
+        with open(tmp, "w") as handle:
+            json.dump(data, handle)
+        os.replace(tmp, path)
+
+    def load(self, path):
+        with open(path) as handle:
+            data = json.load(handle)
+        with self.lock:
+            self.store.load(data["store"])
+            self.restarts = data.get("restarts", [])
+            self.restart_needed = data.get("restart_needed", False)
+
+    def _changed(self, objtype):
+        if objtypes.is_record(objtype) or objtype == "zone_auth":
+            self.restart_needed = True
+
+    # ================================================================ entry point
+    def handle(self, method, target, args, body):
+        """Run one WAPI call. ``target`` is the decoded path after /wapi/vX/ (type or ref).
+
+        Returns (HTTP status, JSON-able payload); raises WapiError.
+        """
+        with self.lock:
+            if target == "request":
+                if method != "POST":
+                    raise errors.proto_error("The request object supports only POST")
+                return self.multi_request(body)
+            status, payload, changed = self._dispatch(method, target, args, body)
+            if changed and self.on_change:
+                self.on_change()
+            return status, payload
+
+    def _dispatch(self, method, target, args, body):
+        """Returns (status, payload, changed)."""
+        objtype, _, rest = target.partition("/")
+        objtypes.schema(objtype)  # unknown type -> 400
+        control = {k: v[-1] for k, v in args.items() if k.startswith("_")}
+        if method == "GET":
+            payload = self.get_ref(target, args) if rest else self.get_objects(objtype, args)
+            return 200, payload, False
+        if method == "POST" and "_function" in control:
+            return 200, self.call_function(target, args, body), True
+        if method == "POST":
+            if rest:
+                raise errors.proto_error("POST on an object reference needs _function")
+            return 201, self.create(objtype, args, body), True
+        if method == "PUT" and rest:
+            return 200, self.update(target, args, body), True
+        if method == "DELETE" and rest:
+            return 200, self.delete(target, args), True
+        raise errors.proto_error("Method %s not allowed on %s" % (method, target))
+
+    # ================================================================ read
+    def get_objects(self, objtype, args):
+        if "_page_id" in args:
+            return self._next_page(args["_page_id"][-1])
+        criteria, control = query.parse_search(objtype, args)
+        fields = query.return_fields(objtype, control)
+        found = self.search(objtype, criteria)
+        limit = query.max_results(control)
+        if query.flag(control, "_paging"):
+            if not query.flag(control, "_return_as_object"):
+                raise errors.proto_error("_return_as_object must be set to 1 for paging requests")
+            return self._first_page(found, abs(limit), fields)
+        if limit < 0 and len(found) > -limit:
+            raise errors.result_set_too_large(-limit)
+        found = found[:abs(limit)]
+        result = [query.render(self.store, o, fields) for o in found]
+        return self._wrap(result, control)
+
+    def get_ref(self, ref, args):
+        obj = self._lookup(ref)
+        criteria, control = query.parse_search(obj["_type"], args)
+        if criteria:
+            raise errors.unknown_field(criteria[0].field)
+        return self._wrap(query.render(self.store, obj, query.return_fields(obj["_type"], control)), control)
+
+    def search(self, objtype, criteria):
+        if any(c.field == "zone" and not c.is_ea for c in criteria) and \
+                not any(c.field == "view" for c in criteria):
+            # WAPI: "If a view is not specified when searching by zone, the default view is used."
+            criteria = criteria + [query.Criterion("view", "default")]
+        candidates = self._candidates(objtype, criteria)
+        return [o for o in candidates if all(c.matches(self._search_value(o, c)) for c in criteria)]
+
+    def _candidates(self, objtype, criteria):
+        """Use an index for an exact name (+view) or address criterion; scan the type otherwise."""
+        exact = {c.field: c.value for c in criteria if c.exact}
+        name = exact.get(objtypes.name_field(objtype))
+        if name is not None:
+            if objtype in ("view", "extensibleattributedef", "grid"):
+                return self.store.by_name(objtype, "", name)
+            views = [exact["view"]] if "view" in exact else [v["name"] for v in self.store.of_type("view")]
+            return [o for view in views for o in self.store.by_name(objtype, view, name)]
+        for field in ("ipv4addr", "ipv6addr"):
+            if field in exact:
+                return self.store.by_addr(objtype, exact[field])
+        return list(self.store.of_type(objtype))
+
+    def _search_value(self, obj, crit):
+        if crit.is_ea:
+            return obj.get("extattrs", {}).get(crit.field, {}).get("value")
+        if obj["_type"] == "record:host" and crit.field in ("ipv4addr", "ipv6addr"):
+            return [a[crit.field] for a in obj.get(crit.field + "s", [])]
+        return query.field_value(self.store, obj, crit.field)
+
+    def _first_page(self, found, size, fields):
+        cursor = Cursor([o["_id"] for o in found], size, fields)
+        return self._page(secrets.token_hex(16), cursor)
+
+    def _next_page(self, page_id):
+        cursor = self.cursors.pop(page_id, None)
+        if cursor is None:
+            raise errors.proto_error("Invalid or expired page id: %s" % page_id)
+        return self._page(page_id, cursor)
+
+    def _page(self, page_id, cursor):
+        ids = cursor.ids[cursor.pos:cursor.pos + cursor.size]
+        cursor.pos += cursor.size
+        objs = [self.store.get(i) for i in ids]
+        result = {"result": [query.render(self.store, o, cursor.fields) for o in objs if o is not None]}
+        if cursor.pos < len(cursor.ids):
+            # a fresh id per page, like NIOS; the previous one is no longer valid
+            next_id = "789c" + secrets.token_hex(24)
+            self.cursors[next_id] = cursor
+            while len(self.cursors) > MAX_CURSORS:
+                self.cursors.popitem(last=False)
+            result["next_page_id"] = next_id
+        return result
+
+    @staticmethod
+    def _wrap(result, control):
+        return {"result": result} if query.flag(control, "_return_as_object") else result
+
+    def _lookup(self, ref):
+        objtype, _, rest = ref.partition("/")
+        opaque = rest.split(":", 1)[0]
+        obj = self.store.by_opaque(opaque) if opaque else None
+        if obj is None or obj["_type"] != objtype:
+            raise errors.ref_not_found(ref)
+        return obj
+
+    # ================================================================ write
+    def create(self, objtype, args, body):
+        control = self._write_control(objtype, args)
+        if objtype not in objtypes.CREATABLE:
+            raise errors.proto_error("Object type %s cannot be created" % objtype)
+        body = self._body_dict(body)
+        schema = objtypes.schema(objtype)
+        obj = {"_type": objtype}
+        for field, value in body.items():
+            spec = schema.get(field)
+            if spec is None:
+                raise errors.unknown_field(field)
+            if not spec.has("w"):
+                raise errors.not_writable(field)
+            obj[field] = spec.normalize(field, value)
+        for field, spec in schema.items():
+            if spec.has("q") and field not in obj:
+                raise errors.required_missing(field)
+            if field not in obj and spec.default is not None:
+                obj[field] = copy.deepcopy(spec.default)
+        if "ttl" in body and "use_ttl" not in body:
+            obj["use_ttl"] = True  # writing a value switches its use flag on (see docs)
+        obj.pop("restart_if_needed", None)
+        self._validate(obj, exclude_id=None)
+        if objtypes.is_record(objtype):
+            obj["creation_time"] = int(time.time())
+        self.store.insert(obj)
+        self._changed(objtype)
+        return self._write_result(obj, control)
+
+    def update(self, ref, args, body):
+        old = self._lookup(ref)
+        control = self._write_control(old["_type"], args)
+        if old["_type"] == "view" and old.get("is_default") and "name" in (body or {}):
+            raise errors.proto_error("The default view cannot be renamed")
+        new = copy.deepcopy(old)
+        for field, value in self._body_dict(body).items():
+            self._apply_update(new, field, value)
+        if "ttl" in (body or {}) and "use_ttl" not in body:
+            new["use_ttl"] = True
+        new.pop("restart_if_needed", None)
+        self._validate(new, exclude_id=old["_id"])
+        self.store.replace(old["_id"], new)
+        self._changed(new["_type"])
+        return self._write_result(new, control)
+
+    def _apply_update(self, obj, field, value):
+        """PUT replaces whole fields; ``extattrs+``/``extattrs-`` merge into / remove from extattrs."""
+        if field in ("extattrs+", "extattrs-"):
+            if not isinstance(value, dict):
+                raise errors.invalid_value(field, value, "expected an object")
+            current = obj.setdefault("extattrs", {})
+            for name, item in value.items():
+                if field == "extattrs+":
+                    current[name] = item
+                else:
+                    current.pop(name, None)
+            return
+        spec = objtypes.schema(obj["_type"]).get(field)
+        if spec is None:
+            raise errors.unknown_field(field)
+        if not spec.has("u"):
+            raise errors.not_updatable(field) if spec.has("w") else errors.not_writable(field)
+        obj[field] = spec.normalize(field, value)
+
+    def delete(self, ref, args):
+        obj = self._lookup(ref)
+        kind = obj["_type"]
+        for key in args:
+            if key.startswith("_") and key not in query.CONTROL_ARGS:
+                raise errors.unknown_field(key)
+        if kind == "grid" or (kind == "view" and obj.get("is_default")):
+            raise errors.proto_error("Object %s cannot be deleted" % ref)
+        if kind == "view" and any(z["view"] == obj["name"] for z in self.store.of_type("zone_auth")):
+            raise errors.conflict("The view %s still contains zones." % obj["name"])
+        if kind == "zone_auth":
+            self._delete_zone_contents(obj)
+        result = query.make_ref(obj)
+        self.store.remove(obj["_id"])
+        self._changed(kind)
+        return result
+
+    def _delete_zone_contents(self, zone):
+        """Deleting a zone deletes the records whose closest zone it is (sub-zones stay)."""
+        for kind in objtypes.DNS_RECORD_TYPES:
+            for rec in list(self.store.of_type(kind)):
+                if rec["view"] == zone["view"] and self.store.zone_of(rec["view"], rec["name"]) == zone["fqdn"]:
+                    self.store.remove(rec["_id"])
+
+    def _write_control(self, objtype, args):
+        control = {}
+        for key, values in args.items():
+            if key not in query.CONTROL_ARGS:
+                raise errors.unknown_field(key)
+            control[key] = values[-1]
+        query.return_fields(objtype, control)  # validate early
+        return control
+
+    def _write_result(self, obj, control):
+        if "_return_fields" in control or "_return_fields+" in control:
+            result = query.render(self.store, obj, query.return_fields(obj["_type"], control))
+        else:
+            result = query.make_ref(obj)
+        return self._wrap(result, control)
+
+    @staticmethod
+    def _body_dict(body):
+        if body is None:
+            return {}
+        if not isinstance(body, dict):
+            raise errors.proto_error("The request body must be a JSON object")
+        return body
+
+    # ================================================================ validation rules
+    def _validate(self, obj, exclude_id):
+        kind = obj["_type"]
+        if "extattrs" in obj:
+            obj["extattrs"] = self._check_extattrs(obj["extattrs"])
+        if "view" in obj and kind != "view" and not self.store.by_name("view", "", obj["view"]):
+            raise errors.not_found("View %s not found" % obj["view"])
+        if objtypes.is_record(kind) and self.store.zone_of(obj["view"], obj["name"]) is None:
+            raise errors.parent_not_found()
+        self._check_duplicate(obj, exclude_id)
+        if objtypes.is_record(kind):
+            self._check_cname_rules(obj, exclude_id)
+            self._check_host_vs_a(obj, exclude_id)
+
+    def _same_name(self, kind, obj, exclude_id):
+        view = obj.get("view", "") if kind not in ("view", "extensibleattributedef") else ""
+        name = obj.get(objtypes.name_field(obj["_type"]))
+        return [o for o in self.store.by_name(kind, view, name) if o["_id"] != exclude_id]
+
+    def _check_duplicate(self, obj, exclude_id):
+        kind = obj["_type"]
+        identity = objtypes.IDENTITY.get(kind, ())
+        for other in self._same_name(kind, obj, exclude_id):
+            if all(other.get(f) == obj.get(f) for f in identity):
+                name = obj.get(objtypes.name_field(kind))
+                if kind == "zone_auth":
+                    raise errors.conflict("Zone '%s' already exists." % name)
+                raise errors.already_exists(name)
+
+    def _check_cname_rules(self, obj, exclude_id):
+        """A CNAME cannot share its name with any other record, and vice versa."""
+        kind = obj["_type"]
+        if kind == "record:cname":
+            for other_kind in objtypes.DNS_RECORD_TYPES:
+                if other_kind != kind and self._same_name(other_kind, obj, exclude_id):
+                    raise errors.conflict(
+                        "The name '%s' is already used by a record of another type; "
+                        "a CNAME record cannot be added." % obj["name"])
+        elif self._same_name("record:cname", obj, exclude_id):
+            raise errors.conflict("A CNAME record with the name '%s' already exists." % obj["name"])
+
+    def _check_host_vs_a(self, obj, exclude_id):
+        """A host record and an A/AAAA record with the same name and address conflict."""
+        kind = obj["_type"]
+        pairs = {"record:a": ("record:host", "ipv4addr"), "record:aaaa": ("record:host", "ipv6addr")}
+        if kind in pairs:
+            other_kind, key = pairs[kind]
+            for host in self._same_name(other_kind, obj, exclude_id):
+                if obj[key] in [a[key] for a in host.get(key + "s", [])]:
+                    raise errors.already_exists(obj["name"])
+        elif kind == "record:host":
+            addrs = {a["ipv4addr"] for a in obj.get("ipv4addrs", [])} | \
+                    {a["ipv6addr"] for a in obj.get("ipv6addrs", [])}
+            for other_kind, key in (("record:a", "ipv4addr"), ("record:aaaa", "ipv6addr")):
+                if any(o[key] in addrs for o in self._same_name(other_kind, obj, exclude_id)):
+                    raise errors.already_exists(obj["name"])
+
+    def _check_extattrs(self, extattrs):
+        if not isinstance(extattrs, dict):
+            raise errors.invalid_value("extattrs", extattrs, "expected an object")
+        clean = {}
+        for name, item in extattrs.items():
+            defs = self.store.by_name("extensibleattributedef", "", name)
+            if not defs:
+                raise errors.unknown_extattr(name)
+            if not isinstance(item, dict) or "value" not in item:
+                raise errors.invalid_value("extattrs", {name: item}, "expected {\"value\": ...}")
+            clean[name] = {"value": self._ea_value(defs[0], name, item["value"])}
+        return clean
+
+    @staticmethod
+    def _ea_value(definition, name, value):
+        values = value if isinstance(value, list) else [value]
+        if isinstance(value, list) and "V" not in (definition.get("flags") or ""):
+            raise errors.invalid_value(name, value, "attribute does not allow multiple values")
+        checked = []
+        for item in values:
+            if definition["type"] == "INTEGER":
+                try:
+                    item = int(item)
+                except (TypeError, ValueError):
+                    raise errors.invalid_value(name, item, "expected an integer")
+            elif definition["type"] == "ENUM":
+                allowed = [v.get("value") if isinstance(v, dict) else v for v in definition.get("list_values") or []]
+                if item not in allowed:
+                    raise errors.invalid_value(name, item, "not in the attribute's list of values")
+            elif not isinstance(item, str):
+                item = str(item)
+            checked.append(item)
+        return checked if isinstance(value, list) else checked[0]
+
+    # ================================================================ functions
+    def call_function(self, target, args, body):
+        objtype, _, rest = target.partition("/")
+        function = args["_function"][-1]
+        if objtype == "grid" and rest and function == "restartservices":
+            self._lookup(target)
+            return self._restart_services(self._body_dict(body))
+        if objtype == "grid" and rest and function == "requestrestartservicestatus":
+            self._lookup(target)
+            return {}
+        raise errors.proto_error("Function %s is not supported on %s" % (function, objtype))
+
+    def _restart_services(self, body):
+        option = body.get("restart_option", "RESTART_IF_NEEDED")
+        services = body.get("services", ["ALL"])
+        mode = body.get("mode", "GROUPED")
+        if option not in RESTART_OPTIONS:
+            raise errors.invalid_value("restart_option", option)
+        if not isinstance(services, list) or any(s not in RESTART_SERVICES for s in services):
+            raise errors.invalid_value("services", services)
+        if mode not in RESTART_MODES:
+            raise errors.invalid_value("mode", mode)
+        restarted = option == "FORCE_RESTART" or self.restart_needed
+        self.restarts.append({"time": time.time(), "request": body, "restarted": restarted})
+        self.restart_needed = False
+        return {}
+
+    # ================================================================ multi-object /request
+    def multi_request(self, body):
+        """Single object body: executed like a plain call. List: all-or-nothing (see docs)."""
+        if isinstance(body, dict):
+            status, payload, changed = self._request_item(body, {}, 0)
+            if changed and self.on_change:
+                self.on_change()
+            return status, payload
+        if not isinstance(body, list):
+            raise errors.proto_error("The request body must be an object or a list of objects")
+        state, results, changed = {}, [], False
+        self.store.begin()
+        try:
+            for index, item in enumerate(body):
+                failure = self.faults.request_item_failure(index)
+                if failure is not None:
+                    raise failure
+                _, payload, item_changed = self._request_item(item, state, index)
+                changed = changed or item_changed
+                if not (isinstance(item, dict) and item.get("discard")) and payload is not None:
+                    results.append(payload)
+        except errors.WapiError as exc:
+            self.store.rollback()
+            exc.extra["index"] = index
+            raise
+        except Exception:
+            self.store.rollback()
+            raise
+        self.store.commit()
+        if changed and self.on_change:
+            self.on_change()
+        return 200, results
+
+    def _request_item(self, item, state, index):
+        if not isinstance(item, dict):
+            raise errors.proto_error("Request item %d is not an object" % index)
+        allowed = {"method", "object", "data", "args", "enable_substitution", "assign_state", "discard"}
+        for key in item:
+            if key not in allowed:
+                raise errors.unknown_field(key)
+        if item.get("enable_substitution"):
+            item = dict(item, **{k: _substitute(item.get(k), state) for k in ("object", "data", "args")})
+        method = str(item.get("method", "")).upper()
+        if method == "STATE:ASSIGN":
+            state.update(item.get("data") or {})
+            return 200, None, False
+        if method == "STATE:DISPLAY":
+            return 200, dict(state), False
+        if method not in ("GET", "POST", "PUT", "DELETE"):
+            raise errors.proto_error("Invalid method %r in request item %d" % (item.get("method"), index))
+        status, payload, changed = self._run_item(method, item)
+        if item.get("assign_state"):
+            _assign_state(state, item["assign_state"], payload)
+        return status, payload, changed
+
+    def _run_item(self, method, item):
+        target = item.get("object")
+        if not isinstance(target, str) or not target:
+            raise errors.required_missing("object")
+        args = {k: [_arg_text(v)] for k, v in (item.get("args") or {}).items()}
+        data = item.get("data")
+        if method == "GET":
+            # for GET, data holds the search fields (they would be the query string)
+            for key, value in (data or {}).items():
+                values = value if isinstance(value, list) else [value]
+                args.setdefault(key, []).extend(_arg_text(v) for v in values)
+            data = None
+        return self._dispatch(method, target, args, data)
+
+
+def _arg_text(value):
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _substitute(value, state):
+    """Replace ##STATE:var:## in strings; a string that is only a placeholder takes the raw value."""
+    if isinstance(value, str):
+        for name, replacement in state.items():
+            token = "##STATE:%s:##" % name
+            if value == token:
+                return replacement
+            if token in value:
+                value = value.replace(token, str(replacement))
+        return value
+    if isinstance(value, list):
+        return [_substitute(v, state) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, state) for k, v in value.items()}
+    return value
+
+
+def _assign_state(state, assignments, payload):
+    """assign_state: {var: field}; field may be _ref, a field, list[index] or *EAName."""
+    source = payload.get("result", payload) if isinstance(payload, dict) and "result" in payload else payload
+    if isinstance(source, list):
+        if not source:
+            raise errors.proto_error("Cannot assign state from an empty result")
+        source = source[0]
+    if isinstance(source, str):
+        source = {"_ref": source}
+    for var, field in assignments.items():
+        state[var] = _state_value(source, field)
+
+
+def _state_value(source, field):
+    if field.startswith("*"):
+        item = source.get("extattrs", {}).get(field[1:])
+        if item is None:
+            raise errors.proto_error("Cannot assign state: %s not in result" % field)
+        return item["value"]
+    name, _, index = field.partition("[")
+    if name not in source:
+        raise errors.proto_error("Cannot assign state: %s not in result" % name)
+    value = source[name]
+    if index:
+        try:
+            value = value[int(index.rstrip("]"))]
+        except (ValueError, IndexError, TypeError):
+            raise errors.proto_error("Cannot assign state: bad index in %s" % field)
+    return value

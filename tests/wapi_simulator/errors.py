@@ -1,0 +1,99 @@
+"""WAPI error bodies as NIOS returns them: ``{"Error": "<Type>: msg", "code": ..., "text": ...}``.
+
+The constructors below are the only place where error wording lives, so the docs
+(docs/wapi-simulator.md) and the tests can refer to one spelling.
+"""
+
+
+class WapiError(Exception):
+    """An error the simulator answers with a JSON error body."""
+
+    def __init__(self, status, code, error_type, text, detail=None):
+        super().__init__(text)
+        self.status = status
+        self.code = code
+        self.error_type = error_type
+        self.text = text
+        # NIOS puts extra context into "Error" for data errors, e.g.
+        # "AdmConDataError: None (IBDataConflictError: IB.Data.Conflict:<text>)".
+        self.detail = detail
+        self.extra = {}
+
+    def body(self):
+        error = self.detail if self.detail is not None else "%s: %s" % (self.error_type, self.text)
+        body = {"Error": error, "code": self.code, "text": self.text}
+        body.update(self.extra)
+        return body
+
+
+def proto_error(text, status=400):
+    return WapiError(status, "Client.Ibap.Proto", "AdmConProtoError", text)
+
+
+def unknown_field(name):
+    return proto_error("Unknown argument/field: %s" % name)
+
+
+def not_searchable(name):
+    return proto_error("Field is not searchable: %s" % name)
+
+
+def not_writable(name):
+    return proto_error("Field is not writable: %s" % name)
+
+
+def not_updatable(name):
+    return proto_error("Field is not allowed for update: %s" % name)
+
+
+def required_missing(name):
+    return proto_error("Required field missing: %s" % name)
+
+
+def invalid_value(field, value, why=""):
+    suffix = ": %s" % why if why else ""
+    return proto_error("Invalid value for %s: %r%s" % (field, value, suffix))
+
+
+def unknown_object_type(objtype):
+    return proto_error("Unknown object type (%s)" % objtype)
+
+
+def unsupported_version(version):
+    return proto_error("Version %s not supported" % version)
+
+
+def result_set_too_large(limit):
+    return proto_error("Result set too large (> %d)" % limit)
+
+
+def conflict(text):
+    err = WapiError(400, "Client.Ibap.Data.Conflict", "AdmConDataError", text)
+    err.detail = "AdmConDataError: None (IBDataConflictError: IB.Data.Conflict:%s)" % text
+    return err
+
+
+def already_exists(name):
+    return conflict("The record '%s' already exists." % name)
+
+
+def parent_not_found():
+    return conflict("A parent was not found.")
+
+
+def not_found(text):
+    return WapiError(404, "Client.Ibap.Data.NotFound", "AdmConDataNotFoundError", text)
+
+
+def ref_not_found(ref):
+    return not_found("Reference %s not found" % ref)
+
+
+def unknown_extattr(name):
+    err = WapiError(400, "Client.Ibap.Data", "AdmConDataError", "Unknown extensible attribute: %s" % name)
+    err.detail = "AdmConDataError: None (IBDataError: IB.Data:Unknown extensible attribute: %s)" % name
+    return err
+
+
+def injected(status=500, code="Server.Ibap.Internal", text="Injected failure (simulator fault)"):
+    return WapiError(status, code, "AdmConError", text)

@@ -1,0 +1,279 @@
+"""Object type schemas: which fields exist, how they are validated, searched and returned.
+
+Flags per field (a string of letters):
+  r readable (may appear in _return_fields)      b basic (returned without _return_fields)
+  w writable on create (POST)                    u updatable (PUT); w without u -> "not allowed for update"
+  s searchable (GET field=value)                 q required on create
+A field with only ``s`` (like record ``zone``) is search-only for writes.
+"""
+import ipaddress
+import re
+
+from . import errors
+
+DNS_RECORD_TYPES = ("record:a", "record:aaaa", "record:cname", "record:txt", "record:srv", "record:host")
+NAME_RE = re.compile(r"^[a-z0-9_*]([a-z0-9_\-*]*[a-z0-9_*])?$")
+
+
+class Field:
+    def __init__(self, normalize, flags, default=None):
+        self.normalize = normalize
+        self.flags = set(flags)
+        self.default = default
+
+    def has(self, flag):
+        return flag in self.flags
+
+
+# ---------------------------------------------------------------- normalizers (write values)
+
+def norm_dns_name(field, value):
+    """FQDN without trailing dot, lower-case (NIOS stores and returns names that way)."""
+    if not isinstance(value, str) or not value.strip().rstrip("."):
+        raise errors.invalid_value(field, value, "a non-empty domain name is required")
+    name = value.strip().rstrip(".").lower()
+    for label in name.split("."):
+        if not label or len(label) > 63 or not NAME_RE.match(label):
+            raise errors.invalid_value(field, value, "invalid domain name")
+    return name
+
+
+def norm_zone_fqdn(field, value):
+    """Forward zones are domain names; reverse zones may be given as a CIDR (e.g. 10.0.0.0/24)."""
+    if isinstance(value, str) and "/" in value:
+        try:
+            return str(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            raise errors.invalid_value(field, value, "invalid network")
+    return norm_dns_name(field, value)
+
+
+def norm_ipv4(field, value):
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except (ValueError, TypeError):
+        raise errors.invalid_value(field, value, "invalid IPv4 address")
+
+
+def norm_ipv6(field, value):
+    try:
+        return ipaddress.IPv6Address(value).compressed
+    except (ValueError, TypeError):
+        raise errors.invalid_value(field, value, "invalid IPv6 address")
+
+
+def _uint(bits):
+    def norm(field, value):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2 ** bits:
+            raise errors.invalid_value(field, value, "expected an unsigned %d-bit integer" % bits)
+        return value
+    return norm
+
+
+def norm_bool(field, value):
+    if not isinstance(value, bool):
+        raise errors.invalid_value(field, value, "expected a boolean")
+    return value
+
+
+def norm_string(field, value):
+    if not isinstance(value, str):
+        raise errors.invalid_value(field, value, "expected a string")
+    if field == "comment" and len(value) > 256:
+        raise errors.invalid_value(field, value, "maximum 256 characters")
+    return value
+
+
+def norm_any(field, value):
+    return value
+
+
+def norm_list(field, value):
+    if not isinstance(value, list):
+        raise errors.invalid_value(field, value, "expected a list")
+    return value
+
+
+def _enum(*choices):
+    def norm(field, value):
+        if value not in choices:
+            raise errors.invalid_value(field, value, "expected one of %s" % ", ".join(choices))
+        return value
+    return norm
+
+
+def norm_host_addrs(family):
+    """record:host ipv4addrs/ipv6addrs: list of structs with at least the address."""
+    key = "ipv4addr" if family == 4 else "ipv6addr"
+    norm_addr = norm_ipv4 if family == 4 else norm_ipv6
+
+    def norm(field, value):
+        if not isinstance(value, list):
+            raise errors.invalid_value(field, value, "expected a list")
+        result = []
+        for item in value:
+            if not isinstance(item, dict) or key not in item:
+                raise errors.invalid_value(field, item, "each item needs %s" % key)
+            clean = {k: v for k, v in item.items() if k not in ("_ref", "host")}
+            clean[key] = norm_addr(key, item[key])
+            clean.setdefault("configure_for_dhcp", False)
+            result.append(clean)
+        return result
+    return norm
+
+
+uint16 = _uint(16)
+uint32 = _uint(32)
+
+
+# ---------------------------------------------------------------- schemas
+
+def _record_common():
+    return {
+        "name": Field(norm_dns_name, "rwusbq"),
+        "view": Field(norm_string, "rwsb", default="default"),
+        "ttl": Field(uint32, "rwu"),
+        "use_ttl": Field(norm_bool, "rwu", default=False),
+        "comment": Field(norm_string, "rwus"),
+        "extattrs": Field(norm_any, "rwu", default={}),
+        "disable": Field(norm_bool, "rwu", default=False),
+        "creator": Field(_enum("STATIC", "DYNAMIC", "SYSTEM"), "rwus", default="STATIC"),
+        "zone": Field(norm_dns_name, "rs"),
+        "creation_time": Field(norm_any, "r"),
+        "dns_name": Field(norm_any, "r"),
+        "ddns_protected": Field(norm_bool, "rwu", default=False),
+        "forbid_reclamation": Field(norm_bool, "rwu", default=False),
+        "ddns_principal": Field(norm_string, "rwus"),
+        "reclaimable": Field(norm_bool, "rs", default=False),
+    }
+
+
+def _with(base, **extra):
+    base.update(extra)
+    return base
+
+
+SCHEMAS = {
+    "record:a": _with(_record_common(), ipv4addr=Field(norm_ipv4, "rwusbq")),
+    "record:aaaa": _with(_record_common(), ipv6addr=Field(norm_ipv6, "rwusbq")),
+    "record:cname": _with(_record_common(), canonical=Field(norm_dns_name, "rwusbq")),
+    "record:txt": _with(_record_common(), text=Field(norm_string, "rwusbq")),
+    "record:srv": _with(
+        _record_common(),
+        port=Field(uint16, "rwusbq"), priority=Field(uint16, "rwusbq"),
+        weight=Field(uint16, "rwusbq"), target=Field(norm_dns_name, "rwusbq"),
+    ),
+    "record:host": _with(
+        _record_common(),
+        ipv4addrs=Field(norm_host_addrs(4), "rwub", default=[]),
+        ipv6addrs=Field(norm_host_addrs(6), "rwub", default=[]),
+        # search-only helpers: any of the host's addresses
+        ipv4addr=Field(norm_ipv4, "s"), ipv6addr=Field(norm_ipv6, "s"),
+        configure_for_dns=Field(norm_bool, "rwu", default=True),
+        aliases=Field(norm_list, "rwu", default=[]),
+        mac=Field(norm_string, "s"),
+        network_view=Field(norm_string, "rws", default="default"),
+        device_description=Field(norm_string, "rwus"), device_location=Field(norm_string, "rwus"),
+        device_type=Field(norm_string, "rwus"), device_vendor=Field(norm_string, "rwus"),
+    ),
+    "zone_auth": {
+        "fqdn": Field(norm_zone_fqdn, "rwsbq"),
+        "view": Field(norm_string, "rwsb", default="default"),
+        "zone_format": Field(_enum("FORWARD", "IPV4", "IPV6"), "rws", default="FORWARD"),
+        "comment": Field(norm_string, "rwus"),
+        "extattrs": Field(norm_any, "rwu", default={}),
+        "disable": Field(norm_bool, "rwu", default=False),
+        "grid_primary": Field(norm_list, "rwu", default=[]),
+        "grid_secondaries": Field(norm_list, "rwu", default=[]),
+        "ns_group": Field(norm_string, "rwus"),
+        "soa_default_ttl": Field(uint32, "rwu", default=28800),
+        "prefix": Field(norm_string, "rwu"),  # RFC 2317 prefix of classless reverse zones
+        "parent": Field(norm_string, "rs"),
+        # write-only in NIOS: accepted on POST/PUT, never returned
+        "restart_if_needed": Field(norm_bool, "wu"),
+    },
+    "view": {
+        "name": Field(norm_string, "rwusbq"),
+        "comment": Field(norm_string, "rwusb"),
+        "is_default": Field(norm_bool, "rsb", default=False),
+        "network_view": Field(norm_string, "rws", default="default"),
+        "extattrs": Field(norm_any, "rwu", default={}),
+    },
+    "extensibleattributedef": {
+        "name": Field(norm_string, "rwusbq"),
+        "type": Field(_enum("STRING", "INTEGER", "ENUM", "EMAIL", "URL", "DATE"), "rwsbq"),
+        "comment": Field(norm_string, "rwusb"),
+        "default_value": Field(norm_any, "rwub"),
+        "flags": Field(norm_string, "rwu"),
+        "list_values": Field(norm_list, "rwu"),
+        "allowed_object_types": Field(norm_list, "rwu"),
+        "min": Field(norm_any, "rwu"),
+        "max": Field(norm_any, "rwu"),
+        "namespace": Field(norm_string, "rs", default="default"),
+    },
+    "grid": {
+        "name": Field(norm_string, "rus", default="Infoblox"),
+    },
+}
+
+# Fields that identify a record: two records with equal identity conflict.
+IDENTITY = {
+    "record:a": ("name", "ipv4addr"),
+    "record:aaaa": ("name", "ipv6addr"),
+    "record:cname": ("name",),
+    "record:txt": ("name", "text"),
+    "record:srv": ("name", "priority", "weight", "port", "target"),
+    "record:host": ("name",),
+    "zone_auth": ("fqdn",),
+    "view": ("name",),
+    "extensibleattributedef": ("name",),
+}
+
+# Ref layout: <type>/<opaque>:<suffix fields joined by '/'> (NIOS style).
+REF_SUFFIX = {
+    "zone_auth": ("fqdn", "view"),
+    "view": ("name", "is_default"),
+    "extensibleattributedef": ("name",),
+    "grid": ("name",),
+}
+# Internal key prefix that the base64 opaque part decodes to (mimics NIOS, e.g. dns.bind_a$...).
+OPAQUE_PREFIX = {
+    "record:a": "dns.bind_a", "record:aaaa": "dns.bind_aaaa", "record:cname": "dns.bind_cname",
+    "record:txt": "dns.bind_txt", "record:srv": "dns.bind_srv", "record:host": "dns.host",
+    "zone_auth": "dns.zone", "view": "dns.view", "extensibleattributedef": "extensible_attributes_def",
+    "grid": "one.cluster",
+}
+# Types a client may create/delete (grid and the default view are fixed).
+CREATABLE = set(SCHEMAS) - {"grid"}
+
+
+def schema(objtype):
+    try:
+        return SCHEMAS[objtype]
+    except KeyError:
+        raise errors.unknown_object_type(objtype)
+
+
+def is_record(objtype):
+    return objtype in DNS_RECORD_TYPES
+
+
+def name_field(objtype):
+    return "fqdn" if objtype == "zone_auth" else "name"
+
+
+def basic_fields(objtype):
+    return [f for f, spec in SCHEMAS[objtype].items() if spec.has("b")]
+
+
+def normalize_search_value(objtype, field, value):
+    """Normalize an exact-match search value like the stored value (names lower-case, etc.)."""
+    spec = SCHEMAS[objtype].get(field)
+    if spec is None or spec.normalize in (norm_any, norm_string, norm_bool, norm_list):
+        return value
+    if spec.normalize in (uint16, uint32):
+        return value
+    try:
+        return spec.normalize(field, value)
+    except errors.WapiError:
+        return value
