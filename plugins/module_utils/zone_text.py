@@ -150,8 +150,8 @@ def build_zone(settings, records, serial):
             rdata = dns.rdata.from_text(dns.rdataclass.IN, rdtype, record.value, origin=origin,
                                         relativize=True)
         except (dns.exception.DNSException, ValueError) as exc:
-            raise ZoneTextError("record %s %s %r is not valid: %s" % (record.name, record.rtype,
-                                                                     record.value, exc))
+            raise ZoneTextError("record %s %s %r is not valid: %s"
+                                % (record.name, record.rtype, record.value, exc))
         rdataset = zone.find_rdataset(owner, rdtype, create=True)
         rdataset.add(rdata, record.ttl)
         ttls.setdefault((record.name, record.rtype), set()).add(record.ttl)

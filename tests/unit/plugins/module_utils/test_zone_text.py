@@ -13,7 +13,6 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.zone_text import 
     parse_zone,
     plan_zone_file,
     prepare_records,
-    render_zone,
     salvage_serial,
     soa_serial,
     zone_records,
