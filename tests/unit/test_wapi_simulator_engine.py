@@ -1,0 +1,234 @@
+"""WAPI semantics of the simulator engine, without HTTP."""
+import pytest
+
+from tests.wapi_simulator import errors
+from tests.wapi_simulator.engine import Simulator
+from tests.wapi_simulator.query import Criterion
+
+
+def call(sim, method, target, body=None, **args):
+    return sim.handle(method, target, {k: v if isinstance(v, list) else [v] for k, v in args.items()}, body)
+
+
+@pytest.fixture
+def sim():
+    sim = Simulator(ea_definitions=["Owner"])
+    call(sim, "POST", "zone_auth", {"fqdn": "geant.services"})
+    return sim
+
+
+def add_a(sim, name, ip, **fields):
+    return call(sim, "POST", "record:a", dict(fields, name=name, ipv4addr=ip))[1]
+
+
+def error_of(sim, method, target, body=None, **args):
+    with pytest.raises(errors.WapiError) as info:
+        call(sim, method, target, body, **args)
+    return info.value
+
+
+# ------------------------------------------------------------------ search modifiers
+@pytest.mark.parametrize("key,value,stored,expected", [
+    ("name", "a.b", "a.b", True),
+    ("name", "a.b", "a.bc", False),
+    ("name~", "^a\\.", "a.bc", True),
+    ("name~", "^A", "a.bc", False),
+    ("name:~", "^A", "a.bc", True),
+    ("name:", "A.B", "a.b", True),
+    ("name!", "a.b", "a.b", False),
+    ("name!", "a.b", "x.y", True),
+    ("name!~", "^x", "x.y", False),
+    ("ttl<", "300", 300, True),
+    ("ttl<", "299", 300, False),
+    ("ttl>", "300", 301, True),
+    ("disable", "false", False, True),
+    ("name", "a.b", None, False),
+    ("name!", "a.b", None, True),
+    ("*Site", "x", ["y", "x"], True),
+])
+def test_criterion_modifiers(key, value, stored, expected):
+    assert Criterion(key, value).matches(stored) is expected
+
+
+def test_bad_regex_is_a_proto_error():
+    with pytest.raises(errors.WapiError) as info:
+        Criterion("name~", "(")
+    assert info.value.code == "Client.Ibap.Proto"
+
+
+# ------------------------------------------------------------------ create / read
+def test_names_are_stored_lower_case_without_trailing_dot(sim):
+    ref = add_a(sim, "Crowd.GEANT.services.", "1.1.1.10")
+    assert ref.startswith("record:a/") and ref.endswith(":crowd.geant.services/default")
+    _, found = call(sim, "GET", "record:a", name="CROWD.geant.services")
+    assert [r["name"] for r in found] == ["crowd.geant.services"]
+
+
+def test_basic_fields_and_return_fields(sim):
+    add_a(sim, "a.geant.services", "10.0.0.1", comment="hello")
+    _, [basic] = call(sim, "GET", "record:a")
+    assert sorted(basic) == ["_ref", "ipv4addr", "name", "view"]
+    _, [only] = call(sim, "GET", "record:a", _return_fields="comment")
+    assert sorted(only) == ["_ref", "comment"]
+    _, [plus] = call(sim, "GET", "record:a", **{"_return_fields+": "comment,extattrs,zone"})
+    assert plus["comment"] == "hello" and plus["extattrs"] == {} and plus["zone"] == "geant.services"
+
+
+def test_ttl_switches_use_ttl_on_and_is_hidden_when_inherited(sim):
+    add_a(sim, "a.geant.services", "10.0.0.1", ttl=60)
+    add_a(sim, "b.geant.services", "10.0.0.2")
+    _, found = call(sim, "GET", "record:a", _return_fields="name,ttl,use_ttl")
+    by_name = {r["name"]: r for r in found}
+    assert by_name["a.geant.services"]["ttl"] == 60 and by_name["a.geant.services"]["use_ttl"] is True
+    assert "ttl" not in by_name["b.geant.services"] and by_name["b.geant.services"]["use_ttl"] is False
+
+
+def test_zone_search_uses_deepest_zone_and_default_view(sim):
+    call(sim, "POST", "zone_auth", {"fqdn": "sub.geant.services"})
+    add_a(sim, "a.geant.services", "10.0.0.1")
+    add_a(sim, "b.sub.geant.services", "10.0.0.2")
+    _, found = call(sim, "GET", "record:a", zone="sub.geant.services")
+    assert [r["name"] for r in found] == ["b.sub.geant.services"]
+
+
+# ------------------------------------------------------------------ validation rules
+def test_record_without_parent_zone(sim):
+    err = error_of(sim, "POST", "record:a", {"name": "x.example.org", "ipv4addr": "10.0.0.1"})
+    assert (err.status, err.code, err.text) == (400, "Client.Ibap.Data.Conflict", "A parent was not found.")
+
+
+def test_duplicate_record_conflicts_but_other_address_does_not(sim):
+    add_a(sim, "a.geant.services", "10.0.0.1")
+    add_a(sim, "a.geant.services", "10.0.0.2")
+    err = error_of(sim, "POST", "record:a", {"name": "a.geant.services", "ipv4addr": "10.0.0.1"})
+    assert err.code == "Client.Ibap.Data.Conflict"
+    assert "IB.Data.Conflict" in err.body()["Error"]
+
+
+@pytest.mark.parametrize("first,second", [
+    (("record:a", {"ipv4addr": "10.0.0.1"}), ("record:cname", {"canonical": "t.geant.services"})),
+    (("record:cname", {"canonical": "t.geant.services"}), ("record:aaaa", {"ipv6addr": "2001:db8::1"})),
+    (("record:cname", {"canonical": "t.geant.services"}), ("record:host", {"ipv4addrs": [{"ipv4addr": "10.0.0.1"}]})),
+    (("record:host", {"ipv4addrs": [{"ipv4addr": "10.0.0.1"}]}), ("record:a", {"ipv4addr": "10.0.0.1"})),
+])
+def test_conflicting_record_types(sim, first, second):
+    call(sim, "POST", first[0], dict(first[1], name="n.geant.services"))
+    err = error_of(sim, "POST", second[0], dict(second[1], name="n.geant.services"))
+    assert err.code == "Client.Ibap.Data.Conflict"
+
+
+def test_a_aaaa_and_host_may_share_a_name(sim):
+    add_a(sim, "n.geant.services", "10.0.0.1")
+    call(sim, "POST", "record:aaaa", {"name": "n.geant.services", "ipv6addr": "2001:db8::1"})
+    call(sim, "POST", "record:host", {"name": "n.geant.services", "ipv4addrs": [{"ipv4addr": "10.0.0.2"}]})
+    assert sim.store.count("record:host") == 1
+
+
+@pytest.mark.parametrize("body,text", [
+    ({"name": "a.geant.services", "ipv4addr": "10.0.0.1", "bogus": 1}, "Unknown argument/field: bogus"),
+    ({"name": "a.geant.services"}, "Required field missing: ipv4addr"),
+    ({"name": "a.geant.services", "ipv4addr": "10.0.0.1", "zone": "geant.services"}, "Field is not writable: zone"),
+    ({"name": "a.geant.services", "ipv4addr": "300.0.0.1"}, "Invalid value for ipv4addr"),
+])
+def test_proto_errors_on_create(sim, body, text):
+    err = error_of(sim, "POST", "record:a", body)
+    assert err.code == "Client.Ibap.Proto" and err.text.startswith(text)
+
+
+def test_undefined_extensible_attribute(sim):
+    err = error_of(sim, "POST", "record:a", {"name": "a.geant.services", "ipv4addr": "10.0.0.1",
+                                             "extattrs": {"Nope": {"value": "x"}}})
+    assert err.status == 400 and err.text == "Unknown extensible attribute: Nope"
+
+
+def test_put_replaces_extattrs_and_refuses_view(sim):
+    sim.define_ea("Site")
+    ref = add_a(sim, "a.geant.services", "10.0.0.1",
+                extattrs={"Owner": {"value": "me"}, "Site": {"value": "x"}})
+    call(sim, "PUT", ref, {"extattrs": {"Site": {"value": "y"}}})
+    _, obj = call(sim, "GET", ref, _return_fields="extattrs")
+    assert obj["extattrs"] == {"Site": {"value": "y"}}
+    err = error_of(sim, "PUT", ref, {"view": "other"})
+    assert err.text == "Field is not allowed for update: view"
+
+
+def test_rename_changes_the_ref_suffix_but_keeps_the_object(sim):
+    ref = add_a(sim, "a.geant.services", "10.0.0.1")
+    _, new_ref = call(sim, "PUT", ref, {"name": "b.geant.services"})
+    assert new_ref.split(":")[0] == ref.split(":")[0] and new_ref.endswith(":b.geant.services/default")
+
+
+def test_unknown_ref_and_type(sim):
+    err = error_of(sim, "GET", "record:a/ZG5zLmJpbmRfYSQ5OTk:x.geant.services/default")
+    assert (err.status, err.code) == (404, "Client.Ibap.Data.NotFound")
+    assert error_of(sim, "GET", "record:mx").code == "Client.Ibap.Proto"
+
+
+def test_deleting_a_zone_deletes_its_records(sim):
+    _, [zone] = call(sim, "GET", "zone_auth", fqdn="geant.services")
+    add_a(sim, "a.geant.services", "10.0.0.1")
+    call(sim, "DELETE", zone["_ref"])
+    assert sim.store.count("record:a") == 0
+
+
+# ------------------------------------------------------------------ max results / paging
+def test_max_results_negative_errors_positive_truncates(sim):
+    for i in range(5):
+        add_a(sim, "h%d.geant.services" % i, "10.0.0.%d" % (i + 1))
+    err = error_of(sim, "GET", "record:a", _max_results="-4")
+    assert err.body() == {"Error": "AdmConProtoError: Result set too large (> 4)",
+                          "code": "Client.Ibap.Proto", "text": "Result set too large (> 4)"}
+    assert len(call(sim, "GET", "record:a", _max_results="3")[1]) == 3
+    assert len(call(sim, "GET", "record:a", _max_results="-5")[1]) == 5
+
+
+def test_paging_walks_all_results_once(sim):
+    for i in range(7):
+        add_a(sim, "h%d.geant.services" % i, "10.0.0.%d" % (i + 1))
+    page = call(sim, "GET", "record:a", _paging="1", _return_as_object="1", _max_results="3")[1]
+    names = [r["name"] for r in page["result"]]
+    while "next_page_id" in page:
+        page = call(sim, "GET", "record:a", _page_id=page["next_page_id"])[1]
+        names += [r["name"] for r in page["result"]]
+    assert sorted(names) == ["h%d.geant.services" % i for i in range(7)]
+
+
+# ------------------------------------------------------------------ multi-object request
+def test_request_rolls_back_everything_on_failure(sim):
+    body = [
+        {"method": "POST", "object": "record:a", "data": {"name": "a.geant.services", "ipv4addr": "10.0.0.1"}},
+        {"method": "POST", "object": "record:a", "data": {"name": "a.geant.services", "ipv4addr": "10.0.0.1"}},
+    ]
+    err = error_of(sim, "POST", "request", body)
+    assert err.code == "Client.Ibap.Data.Conflict" and err.body()["index"] == 1
+    assert sim.store.count("record:a") == 0
+
+
+def test_request_rollback_restores_updates_and_deletes(sim):
+    ref = add_a(sim, "a.geant.services", "10.0.0.1", comment="before")
+    other = add_a(sim, "b.geant.services", "10.0.0.2")
+    body = [
+        {"method": "PUT", "object": ref, "data": {"comment": "after"}},
+        {"method": "DELETE", "object": other},
+        {"method": "GET", "object": "record:a", "data": {"bogus": "x"}},
+    ]
+    error_of(sim, "POST", "request", body)
+    _, objs = call(sim, "GET", "record:a", _return_fields="name,comment")
+    assert {o["name"]: o["comment"] if "comment" in o else None for o in objs} == \
+        {"a.geant.services": "before", "b.geant.services": None}
+
+
+def test_request_state_substitution(sim):
+    add_a(sim, "a.geant.services", "10.0.0.1")
+    body = [
+        {"method": "STATE:ASSIGN", "data": {"host": "a.geant.services"}},
+        {"method": "GET", "object": "record:a", "data": {"name": "##STATE:host:##"},
+         "assign_state": {"a_ref": "_ref"}, "enable_substitution": True, "discard": True},
+        {"method": "PUT", "object": "##STATE:a_ref:##", "enable_substitution": True,
+         "data": {"comment": "for ##STATE:host:##"}, "args": {"_return_fields": "comment"},
+         "assign_state": {"comment": "comment"}, "discard": True},
+        {"method": "STATE:DISPLAY"},
+    ]
+    status, result = call(sim, "POST", "request", body)
+    assert status == 200 and len(result) == 1
+    assert result[0]["comment"] == "for a.geant.services" and result[0]["a_ref"].startswith("record:a/")
