@@ -34,7 +34,7 @@ description:
   - An existing file that cannot be parsed as this zone is replaced, with a warning. Its serial is continued
     when it can still be read. Set O(backup=true) to keep a copy.
 author:
-  - GEANT network services team
+  - GEANT network services team (@geant)
 requirements:
   - dnspython >= 2.0
   - named-checkzone (bind9-utils or bind-utils) when O(validate) is V(auto) or V(always) and validation is wanted
