@@ -97,6 +97,9 @@ class WapiHandler(BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
+        # Headers and body go out in separate writes; without NODELAY, Nagle + delayed ACK
+        # add ~40 ms to every keep-alive request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.track(self.connection, True)
 
     def finish(self):
@@ -127,7 +130,9 @@ class WapiHandler(BaseHTTPRequestHandler):
         raw_body = self._read_body()
         if split.path.startswith("/_sim/"):
             return self._control(method, split, raw_body)
-        delay, rule = self.sim.faults.for_request(method, self.path)
+        # Rules match the decoded path (clients send record%3Aa) plus the raw query string.
+        target = unquote(split.path) + ("?" + split.query if split.query else "")
+        delay, rule = self.sim.faults.for_request(method, target)
         if delay:
             time.sleep(delay)
         entry = {"method": method, "path": unquote(split.path), "query": split.query,

@@ -1,0 +1,320 @@
+"""The simulator over HTTPS with plain ``requests``: auth, queries, errors, /request, faults."""
+import json
+import threading
+
+import pytest
+import requests
+
+from tests.wapi_simulator.client import WapiTestClient
+from tests.wapi_simulator.engine import Simulator
+from tests.wapi_simulator.server import WapiSimulatorServer
+
+
+@pytest.fixture
+def wapi(wapi_simulator):
+    client = WapiTestClient(wapi_simulator)
+    wapi_simulator.sim.define_ea("Owner")
+    assert client.post("zone_auth", json={"fqdn": "geant.services"}).status_code == 201
+    return client
+
+
+def add_a(wapi, name, ip, **fields):
+    response = wapi.post("record:a", json=dict(fields, name=name, ipv4addr=ip))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+# ------------------------------------------------------------------ auth
+def test_no_credentials_gets_401_html(wapi_simulator):
+    response = WapiTestClient(wapi_simulator, auth=False).get("record:a")
+    assert response.status_code == 401
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "WWW-Authenticate" in response.headers
+
+
+def test_wrong_password_gets_401(wapi_simulator):
+    client = WapiTestClient(wapi_simulator, auth=False)
+    assert client.get("record:a", auth=("admin", "wrong")).status_code == 401
+
+
+def test_cookie_alone_authenticates_until_logout(wapi_simulator):
+    client = WapiTestClient(wapi_simulator)
+    first = client.get("view")
+    assert first.status_code == 200
+    cookie = client.session.cookies.get("ibapauth")
+    fields = dict(p.split("=", 1) for p in cookie.strip('"').split(",") if "=" in p)
+    assert fields["user"] == "admin" and int(fields["timeout"]) > 0 and int(fields["ctime"]) > 0
+    client.session.auth = None
+    assert client.get("view").status_code == 200
+    assert client.post("logout").status_code == 200
+    anonymous = WapiTestClient(wapi_simulator, auth=False)
+    assert anonymous.get("view", cookies={"ibapauth": cookie}).status_code == 401
+
+
+def test_unsupported_version(wapi_simulator):
+    response = WapiTestClient(wapi_simulator, version="1.4").get("record:a")
+    assert response.status_code == 400
+    assert response.json()["text"] == "Version 1.4 not supported"
+    assert WapiTestClient(wapi_simulator, version="2.5").get("view").status_code == 200
+    assert WapiTestClient(wapi_simulator, version="2.13.1").get("view").status_code == 200
+
+
+def test_url_encoded_object_type(wapi):
+    ref = add_a(wapi, "a.geant.services", "10.0.0.1")
+    found = wapi.get("record%3Aa?name=a.geant.services").json()
+    assert [r["_ref"] for r in found] == [ref]
+
+
+# ------------------------------------------------------------------ search and return fields
+def test_filters(wapi):
+    add_a(wapi, "web1.geant.services", "10.0.0.1", extattrs={"Owner": {"value": "consul_dns"}})
+    add_a(wapi, "web2.geant.services", "10.0.0.2")
+    add_a(wapi, "db.geant.services", "10.0.1.1", extattrs={"Owner": {"value": "someone"}})
+
+    def names(params):
+        response = wapi.get("record:a", params=params)
+        assert response.status_code == 200, response.text
+        return sorted(r["name"] for r in response.json())
+
+    assert names({"name~": "^web"}) == ["web1.geant.services", "web2.geant.services"]
+    assert names({"name:": "DB.Geant.Services"}) == ["db.geant.services"]
+    assert names({"name!": "db.geant.services"}) == ["web1.geant.services", "web2.geant.services"]
+    assert names({"ipv4addr~": "^10\\.0\\.1\\."}) == ["db.geant.services"]
+    assert names({"ipv4addr": "10.0.0.2"}) == ["web2.geant.services"]
+    assert names({"*Owner": "consul_dns"}) == ["web1.geant.services"]
+    assert names({"*Owner!": "consul_dns"}) == ["db.geant.services", "web2.geant.services"]
+    assert names({"zone": "geant.services", "view": "default", "_proxy_search": "GM"}) == \
+        ["db.geant.services", "web1.geant.services", "web2.geant.services"]
+    assert names({"name": "nothing.geant.services"}) == []
+
+
+def test_return_fields_and_return_as_object(wapi):
+    add_a(wapi, "a.geant.services", "10.0.0.1", comment="c", ttl=60)
+    only = wapi.get("record:a", params={"_return_fields": "name,ttl"}).json()
+    assert only == [{"_ref": only[0]["_ref"], "name": "a.geant.services", "ttl": 60}]
+    plus = wapi.get("record:a", params={"_return_fields+": "comment", "_return_type": "json"}).json()[0]
+    assert set(plus) == {"_ref", "name", "ipv4addr", "view", "comment"}
+    wrapped = wapi.get("record:a", params={"_return_as_object": "1"}).json()
+    assert list(wrapped) == ["result"] and len(wrapped["result"]) == 1
+
+
+def test_max_results_default_error_and_truncation(wapi_simulator):
+    client = WapiTestClient(wapi_simulator)
+    client.post("zone_auth", json={"fqdn": "big.test"})
+    records = [{"method": "POST", "object": "record:a", "data": {"name": "h%d.big.test" % i, "ipv4addr": "10.1.%d.%d" % (i // 250, i % 250 + 1)}}
+               for i in range(1001)]
+    assert client.post("request", json=records).status_code == 200
+    too_many = client.get("record:a")
+    assert too_many.status_code == 400
+    assert too_many.json() == {"Error": "AdmConProtoError: Result set too large (> 1000)",
+                               "code": "Client.Ibap.Proto", "text": "Result set too large (> 1000)"}
+    assert len(client.get("record:a", params={"_max_results": 1000}).json()) == 1000
+    assert len(client.get("record:a", params={"_max_results": -2000}).json()) == 1001
+
+
+@pytest.mark.parametrize("with_original_args", [False, True])
+def test_paging_across_pages(wapi, with_original_args):
+    for i in range(10):
+        add_a(wapi, "h%d.geant.services" % i, "10.0.0.%d" % (i + 1))
+    args = {"_paging": 1, "_return_as_object": 1, "_max_results": 4, "name~": "^h"}
+    page = wapi.get("record:a", params=args).json()
+    sizes, names = [len(page["result"])], [r["name"] for r in page["result"]]
+    while "next_page_id" in page:
+        follow = dict(args, _page_id=page["next_page_id"]) if with_original_args else {"_page_id": page["next_page_id"]}
+        page = wapi.get("record:a", params=follow).json()
+        sizes.append(len(page["result"]))
+        names += [r["name"] for r in page["result"]]
+    assert sizes == [4, 4, 2]
+    assert sorted(names) == sorted("h%d.geant.services" % i for i in range(10))
+
+
+# ------------------------------------------------------------------ writes and errors
+def test_ref_round_trip(wapi):
+    ref = add_a(wapi, "a.geant.services", "10.0.0.1")
+    assert ref.startswith("record:a/") and ref.endswith(":a.geant.services/default")
+    assert wapi.get(ref).json()["_ref"] == ref
+    updated = wapi.put(ref, json={"comment": "x"})
+    assert updated.status_code == 200 and updated.json() == ref
+    deleted = wapi.delete(ref)
+    assert deleted.status_code == 200 and deleted.json() == ref
+    missing = wapi.get(ref)
+    assert missing.status_code == 404 and missing.json()["code"] == "Client.Ibap.Data.NotFound"
+
+
+def test_post_with_return_fields_returns_the_object(wapi):
+    response = wapi.post("record:a", params={"_return_fields+": "comment"},
+                         json={"name": "a.geant.services", "ipv4addr": "10.0.0.1", "comment": "hi"})
+    assert response.status_code == 201
+    body = response.json()
+    assert body["comment"] == "hi" and body["_ref"].startswith("record:a/")
+
+
+@pytest.mark.parametrize("method,path,body,status,code", [
+    ("POST", "record:a", {"name": "a.nowhere.test", "ipv4addr": "10.0.0.1"}, 400, "Client.Ibap.Data.Conflict"),
+    ("POST", "record:a", {"name": "a.geant.services", "ipv4addr": "10.0.0.1", "foo": 1}, 400, "Client.Ibap.Proto"),
+    ("GET", "record:a?foo=1", None, 400, "Client.Ibap.Proto"),
+    ("GET", "record:a?_bogus=1", None, 400, "Client.Ibap.Proto"),
+    ("GET", "record:a?ttl=5", None, 400, "Client.Ibap.Proto"),
+    ("GET", "record:nope", None, 400, "Client.Ibap.Proto"),
+    ("DELETE", "record:a/ZG5zLmJpbmRfYSQ5OTk5:a.geant.services/default", None, 404, "Client.Ibap.Data.NotFound"),
+    ("POST", "record:a", {"name": "a.geant.services", "ipv4addr": "10.0.0.1",
+                          "extattrs": {"Undefined": {"value": "x"}}}, 400, "Client.Ibap.Data"),
+])
+def test_error_bodies(wapi, method, path, body, status, code):
+    response = wapi.request(method, path, json=body)
+    assert response.status_code == status
+    payload = response.json()
+    assert set(payload) >= {"Error", "code", "text"} and payload["code"] == code
+    assert payload["Error"].startswith("AdmCon")
+
+
+def test_duplicate_and_cname_conflicts(wapi):
+    add_a(wapi, "a.geant.services", "10.0.0.1")
+    dup = wapi.post("record:a", json={"name": "a.geant.services", "ipv4addr": "10.0.0.1"})
+    assert dup.status_code == 400 and dup.json()["code"] == "Client.Ibap.Data.Conflict"
+    cname = wapi.post("record:cname", json={"name": "a.geant.services", "canonical": "b.geant.services"})
+    assert cname.status_code == 400 and cname.json()["code"] == "Client.Ibap.Data.Conflict"
+
+
+def test_immutable_view_on_put(wapi):
+    ref = add_a(wapi, "a.geant.services", "10.0.0.1")
+    response = wapi.put(ref, json={"view": "default"})
+    assert response.status_code == 400 and "not allowed for update: view" in response.json()["text"]
+
+
+def test_grid_restartservices(wapi_simulator, wapi):
+    grid_ref = wapi.get("grid").json()[0]["_ref"]
+    add_a(wapi, "a.geant.services", "10.0.0.1")
+    assert wapi_simulator.sim.restart_needed is True
+    response = wapi.post(grid_ref, params={"_function": "restartservices"},
+                         json={"restart_option": "RESTART_IF_NEEDED", "services": ["DNS"]})
+    assert response.status_code == 200
+    assert wapi_simulator.sim.restart_needed is False
+    assert [r["restarted"] for r in wapi_simulator.sim.restarts] == [True]
+    bad = wapi.post(grid_ref, params={"_function": "restartservices"}, json={"restart_option": "NOW"})
+    assert bad.status_code == 400
+
+
+# ------------------------------------------------------------------ multi-object request
+def test_request_endpoint_atomic(wapi_simulator, wapi):
+    body = [
+        {"method": "POST", "object": "record:a", "data": {"name": "x.geant.services", "ipv4addr": "10.0.0.9"}},
+        {"method": "POST", "object": "record:a", "data": {"name": "y.nowhere.test", "ipv4addr": "10.0.0.9"}},
+    ]
+    response = wapi.post("request", json=body)
+    assert response.status_code == 400
+    assert response.json()["index"] == 1 and response.json()["text"] == "A parent was not found."
+    assert wapi.get("record:a").json() == []
+
+
+def test_request_endpoint_results_and_substitution(wapi):
+    body = [
+        {"method": "POST", "object": "record:a", "data": {"name": "x.geant.services", "ipv4addr": "10.0.0.9"},
+         "assign_state": {"ref": "_ref"}},
+        {"method": "PUT", "object": "##STATE:ref:##", "enable_substitution": True,
+         "data": {"comment": "set via request"}, "discard": True},
+        {"method": "GET", "object": "record:a", "data": {"name": "x.geant.services"},
+         "args": {"_return_fields": "comment"}},
+    ]
+    response = wapi.post("request", json=body)
+    assert response.status_code == 200, response.text
+    created_ref, found = response.json()
+    assert found == [{"_ref": created_ref, "comment": "set via request"}]
+
+
+def test_request_endpoint_single_object_body(wapi):
+    add_a(wapi, "a.geant.services", "10.0.0.1")
+    response = wapi.post("request", json={"method": "GET", "object": "record:a", "data": {"name": "a.geant.services"}})
+    assert response.status_code == 200 and len(response.json()) == 1
+
+
+# ------------------------------------------------------------------ faults and the request log
+def test_fail_next_requests_with_503_html(wapi_simulator, wapi):
+    wapi_simulator.sim.faults.fail_next(2)
+    first, second, third = (wapi.get("view") for _ in range(3))
+    assert [first.status_code, second.status_code, third.status_code] == [503, 503, 200]
+    assert first.headers["Content-Type"].startswith("text/html")
+
+
+def test_fail_matching_requests_only(wapi_simulator, wapi):
+    wapi_simulator.sim.faults.fail_matching(500, method="POST", path=r"/record:a($|\?)")
+    assert wapi.get("record:a").status_code == 200
+    assert wapi.post("record:a", json={"name": "a.geant.services", "ipv4addr": "10.0.0.1"}).status_code == 500
+    assert wapi.post("record:aaaa", json={"name": "a.geant.services", "ipv6addr": "::1"}).status_code == 201
+
+
+def test_drop_connection(wapi_simulator, wapi):
+    wapi_simulator.sim.faults.drop_next(1)
+    with pytest.raises(requests.ConnectionError):
+        wapi.get("view")
+    assert wapi.get("view").status_code == 200
+
+
+def test_latency_is_applied(wapi_simulator, wapi):
+    wapi_simulator.sim.faults.add_latency(0.05, count=1)
+    assert wapi.get("view").status_code == 200
+    assert wapi_simulator.sim.faults.rules() == []  # consumed
+
+
+def test_fail_nth_operation_of_request(wapi_simulator, wapi):
+    wapi_simulator.sim.faults.fail_request_item(1, text="boom")
+    body = [{"method": "POST", "object": "record:a", "data": {"name": "n%d.geant.services" % i, "ipv4addr": "10.0.0.%d" % (i + 1)}}
+            for i in range(3)]
+    failed = wapi.post("request", json=body)
+    assert failed.status_code == 400 and failed.json()["index"] == 1 and failed.json()["text"] == "boom"
+    assert wapi.get("record:a").json() == []
+    assert wapi.post("request", json=body).status_code == 200
+    assert len(wapi.get("record:a").json()) == 3
+
+
+def test_faults_and_log_over_http(wapi_simulator, wapi):
+    wapi.control("DELETE", "log")
+    added = wapi.control("POST", "faults", json={"action": "status", "status": 503, "count": 1, "method": "GET"})
+    assert added.status_code == 201
+    assert wapi.get("record:a").status_code == 503
+    add_a(wapi, "a.geant.services", "10.0.0.1")
+    assert wapi.get("record:a").status_code == 200
+    log = wapi.control("GET", "log").json()
+    assert [(e["method"], e["status"], e["kind"]) for e in log] == \
+        [("GET", 503, "other"), ("POST", 201, "write"), ("GET", 200, "read")]
+    assert log[1]["body"] == {"name": "a.geant.services", "ipv4addr": "10.0.0.1"}
+    assert wapi_simulator.sim.log.writes("record:a") == 1 and wapi_simulator.sim.log.reads() == 1
+    state = wapi.control("GET", "state").json()
+    assert state["counts"]["record:a"] == 1 and state["restart_needed"] is True
+    assert wapi.control("POST", "reset").status_code == 200
+    assert wapi_simulator.sim.store.count("record:a") == 0
+
+
+def test_expired_sessions_need_credentials_again(wapi_simulator):
+    client = WapiTestClient(wapi_simulator)
+    client.get("view")
+    client.session.auth = None
+    client.control("POST", "sessions/expire")
+    assert client.get("view").status_code == 401
+
+
+# ------------------------------------------------------------------ server lifecycle and persistence
+def test_state_file_survives_restart(tmp_path, wapi_simulator_cert_dir):
+    state = str(tmp_path / "state.json")
+    with WapiSimulatorServer(cert_dir=wapi_simulator_cert_dir, state_file=state) as server:
+        client = WapiTestClient(server)
+        client.post("zone_auth", json={"fqdn": "geant.services"})
+        ref = client.post("record:a", json={"name": "a.geant.services", "ipv4addr": "10.0.0.1"}).json()
+    assert json.load(open(state))["store"]["objects"]
+    with WapiSimulatorServer(cert_dir=wapi_simulator_cert_dir, state_file=state) as server:
+        client = WapiTestClient(server)
+        assert client.get(ref).json()["name"] == "a.geant.services"
+        second = client.post("record:a", json={"name": "b.geant.services", "ipv4addr": "10.0.0.2"}).json()
+        assert second != ref
+
+
+def test_stop_closes_idle_keep_alive_connections(wapi_simulator_cert_dir):
+    server = WapiSimulatorServer(cert_dir=wapi_simulator_cert_dir, sim=Simulator()).start()
+    client = WapiTestClient(server)
+    assert client.get("view").status_code == 200  # leaves a keep-alive connection open
+    stopper = threading.Thread(target=server.stop)
+    stopper.start()
+    stopper.join(timeout=15)
+    assert not stopper.is_alive()
+    with pytest.raises(requests.ConnectionError):
+        client.get("view")
