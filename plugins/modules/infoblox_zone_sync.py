@@ -1,0 +1,323 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: GEANT
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: infoblox_zone_sync
+author: GEANT network services team
+version_added: 0.1.0
+short_description: Make the A/AAAA records of a zone in Infoblox NIOS match the desired records
+description:
+  - Reads the A and AAAA records of O(zone) in O(view) from Infoblox NIOS through WAPI, plans the
+    creates, deletes and TTL updates that make them match the desired records, and applies them in
+    one atomic multi-object C(request) call. With nothing to change nothing is written.
+  - Only records the collection owns are changed or deleted. A record is owned when it carries the
+    extensible attribute O(owner_ea) with the value O(owner_value); every record this module creates
+    carries it. Unowned records are never touched; an unowned CNAME or host record with a name the
+    collection wants is reported as a conflict and left alone.
+  - Safety valves refuse a plan that would empty the zone, delete or change more than
+    O(max_change_ratio) of the owned records, or leave a name with no address, unless O(force=true)
+    (or the matching C(allow_*) option). The failure message lists what would have been done.
+  - The desired records come from the lookup P(geant.consul_dns.consul_zone#lookup) (O(records)) or
+    from a zone file written by M(geant.consul_dns.zone_file) (O(zone_file)).
+options:
+  server:
+    description:
+      - Grid master, as a host name or V(https://host[:port]).
+      - Falls back to the environment variable E(INFOBLOX_HOST).
+    type: str
+    required: true
+  username:
+    description: WAPI user. Falls back to E(INFOBLOX_USERNAME).
+    type: str
+    required: true
+  password:
+    description: Password of O(username). Falls back to E(INFOBLOX_PASSWORD). Never logged.
+    type: str
+    required: true
+  wapi_version:
+    description: WAPI version in the URL path.
+    type: str
+    default: "2.12"
+  validate_certs:
+    description: Verify the grid master's TLS certificate.
+    type: bool
+    default: true
+  ca_path:
+    description: CA bundle that signed the grid master's certificate.
+    type: path
+  timeout:
+    description: Seconds to wait for each WAPI call.
+    type: float
+    default: 30
+  retries:
+    description:
+      - Retries of reads (with exponential backoff) after connection faults, timeouts and 5xx answers.
+      - Writes are never re-sent blindly; only a write whose connection could not be opened is retried.
+    type: int
+    default: 3
+  zone:
+    description: The authoritative zone, for example V(geant.services). It must exist in NIOS.
+    type: str
+    required: true
+  view:
+    description: DNS view of the zone.
+    type: str
+    default: default
+  records:
+    description:
+      - Desired records, as returned by the lookup P(geant.consul_dns.consul_zone#lookup) - dicts with
+        C(name) (relative to the zone, V(@) for the apex), C(type), C(ttl), C(value). Only A and AAAA are synced.
+      - Mutually exclusive with O(zone_file).
+    type: list
+    elements: dict
+  zone_file:
+    description: Path of a zone file (on the host running the module) to take the desired A/AAAA records from.
+    type: path
+  owner_ea:
+    description: Name of the extensible attribute that marks records the collection owns.
+    type: str
+    default: ManagedBy
+  owner_value:
+    description: Value of O(owner_ea) on owned records. Distinct values let several independent syncs share a zone.
+    type: str
+    default: geant.consul_dns
+  create_owner_ea:
+    description: Define O(owner_ea) in NIOS (type STRING) when it is missing. Otherwise a missing definition fails.
+    type: bool
+    default: true
+  max_change_ratio:
+    description: Largest share (0-1) of owned records one run may delete or change.
+    type: float
+    default: 0.3
+  min_records_for_ratio:
+    description: O(max_change_ratio) applies only once the zone has at least this many owned records.
+    type: int
+    default: 10
+  allow_name_removal:
+    description: Allow a run to delete the last address of a name (a service with no healthy instance, or removed).
+    type: bool
+    default: false
+  allow_empty:
+    description: Allow an empty desired set to delete every owned record.
+    type: bool
+    default: false
+  force:
+    description: Apply the plan even when it breaks a safety valve.
+    type: bool
+    default: false
+  max_batch:
+    description:
+      - Most operations in one multi-object C(request). Larger plans are sent in chunks, each atomic on
+        its own; creates come first, so a run stopped half-way only adds addresses. The next run completes it.
+    type: int
+    default: 1000
+  restart_services:
+    description: After changes, ask the grid to restart DNS services where needed (C(RESTART_IF_NEEDED)).
+    type: bool
+    default: false
+requirements:
+  - requests
+  - dnspython (for O(zone_file))
+attributes:
+  check_mode:
+    support: full
+    description: Reads NIOS and reports the exact plan; writes nothing.
+  diff_mode:
+    support: full
+    description: Shows the owned records before and after.
+  platform:
+    platforms: posix
+    description: Usually run on the controller (C(delegate_to) V(localhost)).
+notes:
+  - Fault handling - a read that fails after retries, a 401, or a failed C(request) ends the run with an error
+    and, thanks to the atomic C(request), nothing half-applied within a chunk. The next run re-reads NIOS and
+    re-plans from what is really there.
+seealso:
+  - module: geant.consul_dns.zone_file
+  - plugin: geant.consul_dns.consul_zone
+    plugin_type: lookup
+"""
+
+EXAMPLES = r"""
+- name: Push the healthy instances of geant.services to Infoblox
+  geant.consul_dns.infoblox_zone_sync:
+    server: gm.geant.net
+    username: "{{ infoblox_user }}"
+    password: "{{ infoblox_password }}"
+    ca_path: /etc/ssl/certs/geant-ca.pem
+    zone: geant.services
+    records: "{{ lookup('geant.consul_dns.consul_zone', 'geant.services', wantlist=True) }}"
+  delegate_to: localhost
+
+- name: Push from a zone file written earlier, allowing a service to disappear
+  geant.consul_dns.infoblox_zone_sync:
+    server: gm.geant.net
+    username: "{{ infoblox_user }}"
+    password: "{{ infoblox_password }}"
+    zone: geant.services
+    zone_file: /var/lib/consul_dns/geant.services.zone
+    allow_name_removal: true
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+counts:
+  description: How many records were (or, in check mode, would be) created, updated, deleted, left unchanged, skipped.
+  returned: always
+  type: dict
+  sample: {created: 1, updated: 0, deleted: 1, unchanged: 5, skipped: 0}
+plan:
+  description: The exact plan.
+  returned: always
+  type: dict
+  contains:
+    create:
+      description: Records to create (fqdn, type, value, ttl).
+      type: list
+      elements: dict
+    update:
+      description: Owned records whose TTL changes (with old_ttl and ref).
+      type: list
+      elements: dict
+    delete:
+      description: Owned records to delete (with ref).
+      type: list
+      elements: dict
+    skipped:
+      description: Desired records left alone because an unowned record already says the same.
+      type: list
+      elements: dict
+    conflicts:
+      description: Desired records blocked by an unowned CNAME or host record of the same name.
+      type: list
+      elements: dict
+  sample:
+    create: [{fqdn: crowd.geant.services, type: A, value: 1.1.1.11, ttl: 300}]
+    update: []
+    delete: []
+    skipped: []
+    conflicts: []
+requests:
+  description: Number of multi-object C(request) calls sent (0 in check mode or when nothing changed).
+  returned: always
+  type: int
+  sample: 1
+wapi_calls:
+  description: WAPI calls made, split in reads and writes.
+  returned: always
+  type: dict
+  sample: {reads: 6, writes: 1}
+"""
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.geant.consul_dns.plugins.module_utils.dns_names import InvalidDnsName, normalize_zone
+from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox_sync import SyncError, sync_zone
+from ansible_collections.geant.consul_dns.plugins.module_utils.wapi_client import (
+    REQUESTS_IMPORT_ERROR,
+    WapiClient,
+    WapiError,
+)
+from ansible_collections.geant.consul_dns.plugins.module_utils.zone_model import Record
+from ansible_collections.geant.consul_dns.plugins.module_utils.zone_sync_plan import PlanRefused, SyncPolicy
+
+
+def desired_records(module, zone):
+    if module.params["records"] is not None:
+        return [Record.from_dict(item) for item in module.params["records"]]
+    from ansible_collections.geant.consul_dns.plugins.module_utils import zone_text
+    if zone_text.DNSPYTHON_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("dnspython"), exception=zone_text.DNSPYTHON_IMPORT_ERROR)
+    path = module.params["zone_file"]
+    try:
+        with open(path) as handle:
+            parsed = zone_text.parse_zone(handle.read(), zone)
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="cannot read zone file %s: %s" % (path, to_native(exc)))
+    except zone_text.ZoneTextError as exc:
+        module.fail_json(msg="zone file %s is not a valid zone %s: %s" % (path, zone, to_native(exc)))
+    return [r for r in zone_text.zone_records(parsed) if r.rtype in ("A", "AAAA")]
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            server=dict(type="str", required=True, fallback=(env_fallback, ["INFOBLOX_HOST"])),
+            username=dict(type="str", required=True, fallback=(env_fallback, ["INFOBLOX_USERNAME"])),
+            password=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["INFOBLOX_PASSWORD"])),
+            wapi_version=dict(type="str", default="2.12"),
+            validate_certs=dict(type="bool", default=True),
+            ca_path=dict(type="path"),
+            timeout=dict(type="float", default=30),
+            retries=dict(type="int", default=3),
+            zone=dict(type="str", required=True),
+            view=dict(type="str", default="default"),
+            records=dict(type="list", elements="dict"),
+            zone_file=dict(type="path"),
+            owner_ea=dict(type="str", default="ManagedBy"),
+            owner_value=dict(type="str", default="geant.consul_dns"),
+            create_owner_ea=dict(type="bool", default=True),
+            max_change_ratio=dict(type="float", default=0.3),
+            min_records_for_ratio=dict(type="int", default=10),
+            allow_name_removal=dict(type="bool", default=False),
+            allow_empty=dict(type="bool", default=False),
+            force=dict(type="bool", default=False),
+            max_batch=dict(type="int", default=1000),
+            restart_services=dict(type="bool", default=False),
+        ),
+        mutually_exclusive=[("records", "zone_file")],
+        required_one_of=[("records", "zone_file")],
+        supports_check_mode=True,
+    )
+    if REQUESTS_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+    p = module.params
+    if not 0 <= p["max_change_ratio"] <= 1:
+        module.fail_json(msg="max_change_ratio must be between 0 and 1, got %s" % p["max_change_ratio"])
+    if p["max_batch"] < 1:
+        module.fail_json(msg="max_batch must be at least 1")
+    try:
+        zone = normalize_zone(p["zone"])
+        records = desired_records(module, zone)
+    except (InvalidDnsName, ValueError) as exc:
+        module.fail_json(msg=to_native(exc))
+
+    policy = SyncPolicy(owner_ea=p["owner_ea"], owner_value=p["owner_value"], max_change_ratio=p["max_change_ratio"],
+                        min_records_for_ratio=p["min_records_for_ratio"], allow_name_removal=p["allow_name_removal"],
+                        allow_empty=p["allow_empty"], force=p["force"])
+    client = WapiClient(p["server"], p["username"], p["password"], wapi_version=p["wapi_version"],
+                        validate_certs=p["validate_certs"], ca_path=p["ca_path"], timeout=p["timeout"],
+                        retries=p["retries"])
+    calls = lambda: {"reads": client.reads, "writes": client.writes}  # noqa: E731
+    try:
+        result = sync_zone(client, zone, p["view"], records, policy, check_mode=module.check_mode,
+                           max_batch=p["max_batch"], create_owner_ea=p["create_owner_ea"],
+                           restart_services=p["restart_services"])
+    except PlanRefused as exc:
+        module.fail_json(msg=to_native(exc), refused=True, wapi_calls=calls())
+    except (SyncError, WapiError) as exc:
+        module.fail_json(msg=to_native(exc), wapi_calls=calls())
+    finally:
+        client.logout()
+
+    for warning in result.warnings:
+        module.warn(warning)
+    output = dict(changed=result.changed, counts=result.plan.summary(), plan=result.plan.as_dict(),
+                  requests=result.requests_sent, wapi_calls=calls())
+    if result.plan.conflicts:
+        for conflict in result.plan.conflicts:
+            module.warn("%s: %s" % (conflict["record"]["fqdn"], conflict["reason"]))
+    if module._diff:
+        output["diff"] = result.plan.diff(result.owned_current)
+    module.exit_json(**output)
+
+
+if __name__ == "__main__":
+    main()
