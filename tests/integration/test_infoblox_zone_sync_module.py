@@ -1,0 +1,104 @@
+"""geant.consul_dns.infoblox_zone_sync run by ansible-playbook: real Consul -> lookup -> WAPI simulator."""
+
+import pytest
+import requests
+
+from tests.playbook import run_playbook
+from tests.wapi_simulator.server import WapiSimulatorServer
+
+pytestmark = [pytest.mark.consul, pytest.mark.slow]
+
+ZONE = "geant.services"
+# Distinctive, so a leak into any output line can be searched for.
+NIOS_PASSWORD = "Zq8-unique-nios-pass"
+PLAYBOOK = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Sync
+      geant.consul_dns.infoblox_zone_sync:
+        server: "{{ nios_host }}"
+        username: admin
+        password: "{{ nios_password }}"
+        ca_path: "{{ nios_ca }}"
+        zone: geant.services
+        records: "{{ lookup('geant.consul_dns.consul_zone', 'geant.services', consul_address=consul_url,
+                            wantlist=True) }}"
+"""
+
+
+@pytest.fixture
+def nios_server(wapi_simulator_cert_dir):
+    server = WapiSimulatorServer(password=NIOS_PASSWORD, cert_dir=wapi_simulator_cert_dir).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def bed(consul_dev, nios_server):
+    wapi_simulator = nios_server
+    requests.post(wapi_simulator.wapi_url() + "zone_auth", json={"fqdn": ZONE}, verify=wapi_simulator.ca_path,
+                  auth=(wapi_simulator.username, wapi_simulator.password), timeout=10).raise_for_status()
+    for sid, address in (("crowd1", "1.1.1.10"), ("crowd2", "1.1.1.11")):
+        consul_dev.register_service({"Name": "crowd", "ID": sid, "Address": address,
+                                     "Check": {"CheckID": sid, "TTL": "10m", "Status": "passing"}})
+    extra = {"nios_host": wapi_simulator.host, "nios_password": wapi_simulator.password,
+             "nios_ca": wapi_simulator.ca_path, "consul_url": consul_dev.http_url}
+    return consul_dev, wapi_simulator, extra
+
+
+def a_records(sim_server):
+    objs = requests.get(sim_server.wapi_url() + "record:a", params={"zone": ZONE}, verify=sim_server.ca_path,
+                        auth=(sim_server.username, sim_server.password), timeout=10).json()
+    return sorted(o["ipv4addr"] for o in objs if o["name"] == "crowd.geant.services")
+
+
+def sync_result(result):
+    assert result.rc == 0, result
+    return result.task_results("Sync")[0]
+
+
+def test_check_diff_apply_fail_recover_idempotent(bed):
+    consul, nios, extra = bed
+    checked = sync_result(run_playbook(PLAYBOOK, extra, args=["--check", "--diff"], json_output=True))
+    assert checked["changed"] and checked["counts"]["created"] == 2
+    assert "crowd.geant.services. 300 IN A 1.1.1.11" in checked["diff"]["after"]
+    assert a_records(nios) == []  # --check wrote nothing
+
+    applied = sync_result(run_playbook(PLAYBOOK, extra, json_output=True))
+    assert applied["changed"] and applied["requests"] == 1
+    assert a_records(nios) == ["1.1.1.10", "1.1.1.11"]
+
+    consul.set_ttl_check("crowd2", "fail")
+    nios.sim.log.clear()
+    removed = sync_result(run_playbook(PLAYBOOK, extra, json_output=True))
+    assert removed["counts"] == {"created": 0, "updated": 0, "deleted": 1, "unchanged": 1, "skipped": 0}
+    assert a_records(nios) == ["1.1.1.10"]
+    assert nios.sim.log.count(method="POST") - nios.sim.log.count(method="POST", kind="auth") >= 1
+
+    consul.set_ttl_check("crowd2", "pass")
+    sync_result(run_playbook(PLAYBOOK, extra, json_output=True))
+    assert a_records(nios) == ["1.1.1.10", "1.1.1.11"]
+    again = sync_result(run_playbook(PLAYBOOK, extra, json_output=True))
+    assert not again["changed"] and again["wapi_calls"]["writes"] == 0
+
+
+def test_last_address_is_protected_and_password_never_shown(bed):
+    consul, nios, extra = bed
+    sync_result(run_playbook(PLAYBOOK, extra, json_output=True))
+    consul.set_ttl_check("crowd1", "fail")
+    consul.set_ttl_check("crowd2", "fail")
+    refused = run_playbook(PLAYBOOK, extra, args=["-vvv"])
+    assert refused.rc != 0
+    assert "leave crowd.geant.services with no address" in refused.output
+    assert a_records(nios) == ["1.1.1.10", "1.1.1.11"]
+    assert NIOS_PASSWORD not in refused.output
+
+
+def test_wrong_password_fails_clearly(bed):
+    _consul, _nios, extra = bed
+    result = run_playbook(PLAYBOOK, dict(extra, nios_password="wrong-pass-123"))
+    assert result.rc != 0
+    assert "HTTP 401" in result.output
