@@ -232,3 +232,12 @@ def test_request_state_substitution(sim):
     status, result = call(sim, "POST", "request", body)
     assert status == 200 and len(result) == 1
     assert result[0]["comment"] == "for a.geant.services" and result[0]["a_ref"].startswith("record:a/")
+
+
+def test_zone_view_may_be_repeated_on_put_but_not_changed(sim):
+    """nios_zone re-sends view on every zone update; records must never send it."""
+    call(sim, "POST", "view", {"name": "internal"})
+    _, [zone] = call(sim, "GET", "zone_auth", fqdn="geant.services")
+    call(sim, "PUT", zone["_ref"], {"view": "default", "comment": "x"})
+    err = error_of(sim, "PUT", zone["_ref"], {"view": "internal"})
+    assert err.text == "Field is not allowed for update: view"

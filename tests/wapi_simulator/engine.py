@@ -274,6 +274,8 @@ class Simulator:
         if spec is None:
             raise errors.unknown_field(field)
         if not spec.has("u"):
+            if spec.has("=") and spec.normalize(field, value) == obj.get(field):
+                return
             raise errors.not_updatable(field) if spec.has("w") else errors.not_writable(field)
         obj[field] = spec.normalize(field, value)
 

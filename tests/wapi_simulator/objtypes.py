@@ -4,6 +4,7 @@ Flags per field (a string of letters):
   r readable (may appear in _return_fields)      b basic (returned without _return_fields)
   w writable on create (POST)                    u updatable (PUT); w without u -> "not allowed for update"
   s searchable (GET field=value)                 q required on create
+  = not updatable, but a PUT may repeat the current value
 A field with only ``s`` (like record ``zone``) is search-only for writes.
 """
 import ipaddress
@@ -178,7 +179,8 @@ SCHEMAS = {
     ),
     "zone_auth": {
         "fqdn": Field(norm_zone_fqdn, "rwsbq"),
-        "view": Field(norm_string, "rwsb", default="default"),
+        # "=": may be re-sent unchanged on PUT (nios_zone does so on every update) but not changed
+        "view": Field(norm_string, "rwsb=", default="default"),
         "zone_format": Field(_enum("FORWARD", "IPV4", "IPV6"), "rws", default="FORWARD"),
         "comment": Field(norm_string, "rwus"),
         "extattrs": Field(norm_any, "rwu", default={}),
