@@ -40,7 +40,8 @@ def main(argv=None):
     print("CA certificate: %s" % server.ca_path)
     print("credentials: %s / %s" % (options.user, options.password))
     sys.stdout.flush()
-    stopped.wait()
+    while not stopped.wait(0.2):  # a timed wait lets the signal handler run promptly
+        pass
     server.stop()
     return 0
 
