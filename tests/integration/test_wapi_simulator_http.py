@@ -101,7 +101,8 @@ def test_return_fields_and_return_as_object(wapi):
 def test_max_results_default_error_and_truncation(wapi_simulator):
     client = WapiTestClient(wapi_simulator)
     client.post("zone_auth", json={"fqdn": "big.test"})
-    records = [{"method": "POST", "object": "record:a", "data": {"name": "h%d.big.test" % i, "ipv4addr": "10.1.%d.%d" % (i // 250, i % 250 + 1)}}
+    records = [{"method": "POST", "object": "record:a",
+                "data": {"name": "h%d.big.test" % i, "ipv4addr": "10.1.%d.%d" % (i // 250, i % 250 + 1)}}
                for i in range(1001)]
     assert client.post("request", json=records).status_code == 200
     too_many = client.get("record:a")
@@ -258,7 +259,8 @@ def test_latency_is_applied(wapi_simulator, wapi):
 
 def test_fail_nth_operation_of_request(wapi_simulator, wapi):
     wapi_simulator.sim.faults.fail_request_item(1, text="boom")
-    body = [{"method": "POST", "object": "record:a", "data": {"name": "n%d.geant.services" % i, "ipv4addr": "10.0.0.%d" % (i + 1)}}
+    body = [{"method": "POST", "object": "record:a",
+             "data": {"name": "n%d.geant.services" % i, "ipv4addr": "10.0.0.%d" % (i + 1)}}
             for i in range(3)]
     failed = wapi.post("request", json=body)
     assert failed.status_code == 400 and failed.json()["index"] == 1 and failed.json()["text"] == "boom"

@@ -25,7 +25,6 @@ import os
 import re
 import secrets
 import socket
-import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
