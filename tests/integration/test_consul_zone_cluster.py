@@ -6,7 +6,7 @@ addresses (1.1.1.10 / 1.1.1.11) as service addresses, and TTL checks that the te
 
 import pytest
 
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import ConsulReader
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import ConsulReader, ConsulUnavailable
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul_zone import read_zone
 from ansible_collections.geant.consul_dns.plugins.module_utils.healthy_instances import ServiceSelection
 
@@ -44,8 +44,12 @@ def addresses(zone, name):
 
 
 def wait_for_addresses(cluster, name, expected, timeout=30):
-    cluster.wait_for(lambda: addresses(zone_of(cluster), name) == expected, timeout,
-                     "%s never became %s (now %s)" % (name, expected, addresses(zone_of(cluster), name)))
+    def reached():
+        try:
+            return addresses(zone_of(cluster), name) == expected
+        except ConsulUnavailable:
+            return False
+    cluster.wait_for(reached, timeout, "%s never became %s" % (name, expected))
 
 
 def test_the_design_zone(design):
@@ -114,13 +118,13 @@ def _pass(client, service):
 
 
 def test_reads_go_on_with_one_server_down_and_stop_without_quorum(design):
-    from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import ConsulUnavailable
-
     third = design.servers[2]
     third.kill()
     try:
         design.wait_for(design.has_leader, 30, "no leader after losing one server")
-        assert addresses(zone_of(design), "crowd") == ["1.1.1.10", "1.1.1.11"]
+        # Reads may fail while the servers notice the dead one (possibly the old leader) and
+        # re-elect; the cluster then serves full zones again with two of three servers.
+        wait_for_addresses(design, "crowd", ["1.1.1.10", "1.1.1.11"])
         second = design.servers[1]
         second.kill()
         try:
@@ -139,5 +143,4 @@ def test_reads_go_on_with_one_server_down_and_stop_without_quorum(design):
         third.start()
         third.wait_http()
     design.wait_for(design.has_leader, 60, "no leader after servers came back")
-    design.wait_for(lambda: addresses(zone_of(design), "crowd") == ["1.1.1.10", "1.1.1.11"], 30,
-                    "zone not readable again")
+    wait_for_addresses(design, "crowd", ["1.1.1.10", "1.1.1.11"], timeout=60)
