@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Build the local podman image the Molecule scenarios run on: Debian bookworm with systemd as
+# PID 1, made with debootstrap (no container registry is used). Cheap when already done:
+#   - the podman image localhost/consul-dns-base:bookworm is reused when present;
+#   - else the rootfs tarball cached in .cache/images/ is imported;
+#   - else debootstrap builds the rootfs (about a minute), which is cached first.
+# Env: CONSUL_DNS_BASE_IMAGE (image name), CONSUL_DNS_DEBIAN_MIRROR (mirror), FORCE=1 (rebuild all).
+# Needs root (debootstrap), podman and runc; CONTAINERS_CONF is set to the project's file.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+image=${CONSUL_DNS_BASE_IMAGE:-localhost/consul-dns-base:bookworm}
+cache="$root/.cache/images"
+# Bump when the package list changes, so an old cached rootfs is not reused.
+revision=2
+tarball="$cache/consul-dns-base-bookworm-r${revision}.tar"
+export CONTAINERS_CONF=${CONTAINERS_CONF:-$root/extensions/molecule/containers.conf}
+
+# Packages the roles and the scenarios need at run time inside the containers:
+# python3 + python3-apt (Ansible, apt module with deb=), systemd as init, adduser + pipexec +
+# procps (Depends of Debian's consul package, installed offline from a .deb), iproute2,
+# curl (checks), dnsutils (dig in verify), ca-certificates, sudo (become).
+packages=python3,python3-apt,systemd,systemd-sysv,dbus,adduser,pipexec,procps,iproute2,curl,dnsutils,ca-certificates,libcap2-bin,sudo
+
+if [ "${FORCE:-0}" != 1 ] && podman image exists "$image"; then
+  echo "build_base_image: $image present"
+  exit 0
+fi
+mkdir -p "$cache"
+if [ "${FORCE:-0}" = 1 ] || [ ! -s "$tarball" ]; then
+  mirror=$(awk '/^URIs:/ && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  mirror=${CONSUL_DNS_DEBIAN_MIRROR:-${mirror:-http://deb.debian.org/debian}}
+  rootfs=$(mktemp -d "$cache/rootfs.XXXXXX")
+  trap 'rm -rf "$rootfs"' EXIT
+  echo "build_base_image: debootstrap bookworm from $mirror (about a minute)"
+  debootstrap --variant=minbase --include="$packages" bookworm "$rootfs" "$mirror" >"$cache/debootstrap.log" 2>&1 \
+    || { tail -30 "$cache/debootstrap.log" >&2; exit 1; }
+  # Slim, container-friendly systemd: no getty, no udev-driven units, no apt caches.
+  chroot "$rootfs" /bin/sh -ec '
+    systemctl mask getty.target console-getty.service systemd-udevd.service systemd-udev-trigger.service \
+      systemd-modules-load.service sys-kernel-config.mount sys-kernel-debug.mount systemd-remount-fs.service \
+      systemd-logind.service >/dev/null 2>&1 || true
+    apt-get clean
+    rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+    : > /etc/machine-id
+  '
+  tar -C "$rootfs" -cf "$tarball.tmp" .
+  mv "$tarball.tmp" "$tarball"
+fi
+echo "build_base_image: importing $tarball as $image"
+podman import --quiet --change 'CMD ["/sbin/init"]' --change 'ENV container=podman' \
+  --change 'STOPSIGNAL SIGRTMIN+3' "$tarball" "$image" >/dev/null
+podman image exists "$image"
+echo "build_base_image: $image built"

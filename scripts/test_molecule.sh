@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Molecule stage: real podman containers with systemd, the real Consul 1.8.7 from Debian's
+# bullseye .deb installed through the role's offline package_file path.
+#   scripts/test_molecule.sh [scenario ...]   (default: every wired scenario)
+# Builds the base image when missing, points podman at the project's containers.conf (runc,
+# ulimits; /etc is not touched), and fails when any scenario fails.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export PATH="$root/.venv/bin:$PATH"
+export CONTAINERS_CONF="$root/extensions/molecule/containers.conf"
+export ANSIBLE_CONFIG="$root/ansible.cfg"
+export ANSIBLE_COLLECTIONS_PATH="$root/.cache/collections"
+export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 ANSIBLE_NOCOLOR=1
+
+[ -e .cache/collections/ansible_collections/geant/consul_dns ] || bash scripts/bootstrap.sh
+bash scripts/fetch_consul.sh >/dev/null
+deb=$(ls "$root"/.cache/apt-bullseye/consul_*.deb "$root"/.cache/apt-bullseye/archives/consul_*.deb 2>/dev/null | head -1 || true)
+[ -n "$deb" ] || { echo "test_molecule: no consul .deb in .cache/apt-bullseye" >&2; exit 1; }
+export CONSUL_DNS_DEB="$deb"
+bash scripts/build_base_image.sh
+
+scenarios=("$@")
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(default)
+failed=()
+start=$SECONDS
+for s in "${scenarios[@]}"; do
+  t0=$SECONDS
+  echo "=== molecule test -s $s"
+  if molecule test -s "$s"; then
+    echo "=== molecule $s: passed in $((SECONDS - t0))s"
+  else
+    echo "=== molecule $s: FAILED after $((SECONDS - t0))s" >&2
+    failed+=("$s")
+  fi
+done
+echo "=== molecule stage: ${#scenarios[@]} scenario(s), $((${#scenarios[@]} - ${#failed[@]})) passed, ${#failed[@]} failed, $((SECONDS - start))s"
+[ ${#failed[@]} -eq 0 ]
