@@ -1,0 +1,409 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: GEANT
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: consul_zone_records
+author: GEANT network services team (@geant)
+version_added: 0.1.0
+short_description: The records of a zone from Consul health, with flap damping and a shrink guard
+description:
+  - Reads the healthy instances of a zone from Consul exactly like the lookup
+    P(geant.consul_dns.consul_zone#lookup) (leader first, all or nothing), then decides which addresses to
+    publish with flap damping, keeping its state per address in Consul KV under O(state_prefix)/ZONE.
+  - B(Hold-down) - a new or recovered address is published once it has been healthy for O(hold_down) seconds.
+  - B(Grace) - a published address that fails is withdrawn once it has been failing for O(grace) seconds.
+  - B(Suppression) (RFC 2439) - each observed change of an address's health adds O(penalty); the figure halves
+    every O(half_life) seconds; above O(suppress_limit) the address is suppressed (not published) until the
+    figure is below O(reuse_limit). The figure is capped so that an address that stopped flapping is suppressed
+    at most O(max_suppress) seconds after its last flap.
+  - B(All failing) - when a name still in Consul would be left with no address, V(withdraw) removes it and
+    V(keep) keeps the addresses published last (fail open). The service meta key O(all_failing_meta_key)
+    (V(keep) or V(withdraw)) overrides O(all_failing) per service.
+  - With no state yet (or an unreadable one, with a warning) the healthy addresses are published at once.
+  - B(Shrink guard) - fails when the zone would lose more than O(max_shrink_ratio) of the address records it
+    published last time (when that was at least O(min_records_for_shrink) records), unless O(force=true).
+  - The state is written with check-and-set on its ModifyIndex, and only when it changed. With O(session) the
+    module first checks (and renews) the lock O(lock_key) taken by M(geant.consul_dns.consul_lock), and
+    fails if that session no longer holds it.
+  - Fails, writing nothing, when Consul has no leader, cannot be reached, or any read fails.
+  - Returns the records for M(geant.consul_dns.zone_file) and M(geant.consul_dns.infoblox_zone_sync).
+options:
+  consul_address:
+    description:
+      - URL of the Consul HTTP API, V(http://host:8500) or V(https://host:8501); V(host:port) means http.
+    type: str
+    default: http://127.0.0.1:8500
+  consul_token:
+    description:
+      - ACL token with C(service:read) and C(node:read) on what is published, C(key:write) on the state key
+        and C(key:read) on O(lock_key), C(session:write) when O(session) is set. Never logged.
+    type: str
+  datacenter:
+    description: Datacenter to read; default the agent's own.
+    type: str
+  validate_certs:
+    description: Verify Consul's TLS certificate (https only).
+    type: bool
+    default: true
+  ca_path:
+    description: CA bundle that signed Consul's certificate.
+    type: path
+  client_cert:
+    description: Client certificate for Consul's C(verify_incoming).
+    type: path
+  client_key:
+    description: Key of O(client_cert).
+    type: path
+  timeout:
+    description: Seconds to wait for each Consul HTTP call.
+    type: float
+    default: 10
+  consistency:
+    description: Consul read consistency mode for the health reads.
+    type: str
+    choices: [default, consistent, stale]
+    default: default
+  zone:
+    description: The zone, for example V(geant.services).
+    type: str
+    required: true
+  services:
+    description: Only these services are published. Default all services.
+    type: list
+    elements: str
+  exclude_services:
+    description: Services never published.
+    type: list
+    elements: str
+    default: [consul]
+  tags:
+    description: An instance is published only when it carries all these tags.
+    type: list
+    elements: str
+    default: []
+  service_meta:
+    description: An instance is published only when its service meta has each of these key/value pairs.
+    type: dict
+    default: {}
+  dns_name_meta_key:
+    description: Service meta key whose value, when set, is the DNS name of the service instead of its name.
+    type: str
+    default: dns_name
+  dns_ttl_meta_key:
+    description: Service meta key whose value, when set, is the TTL of the service's records.
+    type: str
+    default: dns_ttl
+  ttl:
+    description: TTL of the records of services without a TTL of their own.
+    type: int
+    default: 300
+  invalid_names:
+    description: V(fail) stops on a service whose DNS name is invalid; V(skip) leaves it out with a warning.
+    type: str
+    choices: [fail, skip]
+    default: fail
+  warning_is_healthy:
+    description: Count instances with checks in C(warning) as healthy.
+    type: bool
+    default: false
+  hold_down:
+    description: Seconds a new or recovered address must be healthy before it is published (0 = at once).
+    type: float
+    default: 60
+  grace:
+    description: Seconds a published address may be failing before it is withdrawn (0 = at once).
+    type: float
+    default: 0
+  penalty:
+    description: Penalty added by each change of an address's health (a flap).
+    type: float
+    default: 1000
+  half_life:
+    description: Seconds in which the penalty halves.
+    type: float
+    default: 900
+  suppress_limit:
+    description: An address whose penalty exceeds this is suppressed.
+    type: float
+    default: 2000
+  reuse_limit:
+    description: A suppressed address is reused once its penalty is below this.
+    type: float
+    default: 750
+  max_suppress:
+    description:
+      - Longest suppression, in seconds, after the last flap. Must make C(reuse_limit * 2^(max_suppress/half_life))
+        exceed O(suppress_limit).
+    type: float
+    default: 3600
+  all_failing:
+    description: What happens to a name whose instances are all failing, unless its service meta says otherwise.
+    type: str
+    choices: [withdraw, keep]
+    default: withdraw
+  all_failing_meta_key:
+    description: Service meta key with a per-service O(all_failing) policy (V(keep) or V(withdraw)).
+    type: str
+    default: dns_all_failing
+  state_prefix:
+    description: Consul KV prefix of the damping state; the zone's state is the key PREFIX/ZONE.
+    type: str
+    default: consul-dns/state
+  max_shrink_ratio:
+    description: Largest share (0-1) of the last published address records that one run may withdraw.
+    type: float
+    default: 0.5
+  min_records_for_shrink:
+    description: The shrink guard applies once the last published zone had at least this many address records.
+    type: int
+    default: 4
+  force:
+    description: Publish even when the shrink guard would refuse (with a warning).
+    type: bool
+    default: false
+  lock_key:
+    description: KV key of the lock that O(session) holds.
+    type: str
+    default: consul-dns/lock/zone_sync
+  session:
+    description: Session from M(geant.consul_dns.consul_lock). When set, the state is written only while it holds O(lock_key).
+    type: str
+requirements:
+  - python-consul2 (or its maintained fork py-consul)
+attributes:
+  check_mode:
+    support: full
+    description: Reads Consul and the state and returns what a real run would decide; writes no state.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+    description: Usually run on the controller (C(delegate_to) V(localhost)).
+notes:
+  - Observations happen when the module runs; health changes between two runs are not seen. Run it often
+    (every minute) for the damping to see flaps.
+  - RV(ignore:changed) is true when the set of published addresses differs from the last run's.
+seealso:
+  - module: geant.consul_dns.consul_lock
+  - module: geant.consul_dns.zone_file
+  - module: geant.consul_dns.infoblox_zone_sync
+  - name: RFC 2439
+    description: BGP route flap damping, the model of the suppression.
+    link: https://www.rfc-editor.org/rfc/rfc2439
+"""
+
+EXAMPLES = r"""
+- name: Damped records of geant.services
+  geant.consul_dns.consul_zone_records:
+    zone: geant.services
+    hold_down: 120
+    grace: 30
+    session: "{{ sync_lock.session }}"
+  register: zone
+
+- name: Write them
+  geant.consul_dns.zone_file:
+    path: /var/lib/consul_dns/geant.services.zone
+    zone: geant.services
+    records: "{{ zone.records }}"
+    nameservers: [ns1.geant.net.]
+    hostmaster: hostmaster@geant.org
+"""
+
+RETURN = r"""
+zone:
+  description: The zone, normalized.
+  returned: always
+  type: str
+  sample: geant.services
+records:
+  description: The records to publish, in the collection's deterministic order (same form as the lookup).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{zone: geant.services, name: crowd, fqdn: crowd.geant.services, type: A, ttl: 300, value: 1.1.1.10}]
+published:
+  description: The published addresses by name.
+  returned: success
+  type: dict
+  sample: {crowd: [1.1.1.10, 1.1.1.11]}
+added:
+  description: Addresses published by this run that were not published before.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{name: crowd, address: 1.1.1.11}]
+withdrawn:
+  description: Addresses published before and withdrawn by this run, with the reason.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{name: crowd, address: 1.1.1.11, reason: failing}]
+pending:
+  description: Healthy addresses waiting for the hold-down.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{name: crowd, address: 1.1.1.11, healthy_for: 12.0, publish_in: 48.0}]
+in_grace:
+  description: Failing addresses still published during the grace time.
+  returned: success
+  type: list
+  elements: dict
+  sample: []
+suppressed:
+  description: Addresses suppressed for flapping, with their penalty and the seconds until reuse (if no more flaps).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{name: crowd, address: 1.1.1.11, healthy: true, penalty: 2804.2, reuse_in: 19.0, flaps: 3}]
+kept:
+  description: Addresses kept by the V(keep) policy while every instance of their name is failing.
+  returned: success
+  type: list
+  elements: dict
+  sample: []
+report:
+  description: The damping decisions as lines of text for the job log.
+  returned: success
+  type: list
+  elements: str
+  sample: ["geant.services: crowd 1.1.1.11 suppressed (flapping: 3 flaps, penalty 2804.2, reuse in 19s)"]
+state_key:
+  description: The Consul KV key of the damping state.
+  returned: always
+  type: str
+  sample: consul-dns/state/geant.services
+state_written:
+  description: Whether the state was written (it is only written when it changed, never in check mode).
+  returned: success
+  type: bool
+  sample: true
+bootstrap:
+  description: Whether the run started without a usable state (healthy addresses published at once).
+  returned: success
+  type: bool
+  sample: false
+leader:
+  description: The Consul leader seen by the read.
+  returned: success
+  type: str
+  sample: 1.1.1.1:8300
+refused:
+  description: True when the shrink guard refused the zone.
+  returned: failure
+  type: bool
+  sample: true
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import CONSUL_IMPORT_ERROR, ConsulError
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul_state import (
+    ConsulLock,
+    StateStore,
+    consul_argument_spec,
+    holder_identity,
+    kv_from_params,
+)
+from ansible_collections.geant.consul_dns.plugins.module_utils.damped_zone import (
+    ShrinkGuard,
+    ZoneShrinkRefused,
+    decide,
+    observe,
+)
+from ansible_collections.geant.consul_dns.plugins.module_utils.dns_names import InvalidDnsName, normalize_zone
+from ansible_collections.geant.consul_dns.plugins.module_utils.flap_damping import DampingConfig
+from ansible_collections.geant.consul_dns.plugins.module_utils.healthy_instances import ServiceSelection
+
+
+def argument_spec():
+    spec = consul_argument_spec()
+    spec.update(
+        consistency=dict(type="str", default="default", choices=["default", "consistent", "stale"]),
+        zone=dict(type="str", required=True),
+        services=dict(type="list", elements="str"),
+        exclude_services=dict(type="list", elements="str", default=["consul"]),
+        tags=dict(type="list", elements="str", default=[]),
+        service_meta=dict(type="dict", default={}),
+        dns_name_meta_key=dict(type="str", default="dns_name", no_log=False),
+        dns_ttl_meta_key=dict(type="str", default="dns_ttl", no_log=False),
+        ttl=dict(type="int", default=300),
+        invalid_names=dict(type="str", default="fail", choices=["fail", "skip"]),
+        warning_is_healthy=dict(type="bool", default=False),
+        hold_down=dict(type="float", default=60),
+        grace=dict(type="float", default=0),
+        penalty=dict(type="float", default=1000),
+        half_life=dict(type="float", default=900),
+        suppress_limit=dict(type="float", default=2000),
+        reuse_limit=dict(type="float", default=750),
+        max_suppress=dict(type="float", default=3600),
+        all_failing=dict(type="str", default="withdraw", choices=["withdraw", "keep"]),
+        all_failing_meta_key=dict(type="str", default="dns_all_failing", no_log=False),
+        state_prefix=dict(type="str", default="consul-dns/state"),
+        max_shrink_ratio=dict(type="float", default=0.5),
+        min_records_for_shrink=dict(type="int", default=4),
+        force=dict(type="bool", default=False),
+        lock_key=dict(type="str", default="consul-dns/lock/zone_sync", no_log=False),
+        session=dict(type="str"),
+    )
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    if CONSUL_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("python-consul2 (or py-consul)"), exception=CONSUL_IMPORT_ERROR)
+    p = module.params
+    result = dict(changed=False, zone=p["zone"])
+    try:
+        zone = normalize_zone(p["zone"])
+        result["zone"] = zone
+        config = DampingConfig(hold_down=p["hold_down"], grace=p["grace"], penalty=p["penalty"],
+                               half_life=p["half_life"], suppress_limit=p["suppress_limit"],
+                               reuse_limit=p["reuse_limit"], max_suppress=p["max_suppress"],
+                               all_failing=p["all_failing"])
+        guard = ShrinkGuard(p["max_shrink_ratio"], p["min_records_for_shrink"], p["force"])
+        selection = ServiceSelection(
+            services=p["services"], exclude=p["exclude_services"], tags=p["tags"], meta=p["service_meta"],
+            dns_name_meta_key=p["dns_name_meta_key"], dns_ttl_meta_key=p["dns_ttl_meta_key"],
+            invalid_names=p["invalid_names"], warning_is_healthy=p["warning_is_healthy"])
+        kv = kv_from_params(p, consistency=p["consistency"])
+        store = StateStore(kv, p["state_prefix"], zone)
+        result["state_key"] = store.key
+        observed = observe(kv, selection, zone, p["all_failing_meta_key"])  # leader first: clearest failure
+        previous, state_warnings = store.load()
+        decision = decide(observed, previous, time.time(), config, default_ttl=p["ttl"], guard=guard)
+        written = False
+        if not module.check_mode and not store.unchanged(decision.damping.state):
+            if p["session"]:
+                ConsulLock(kv, p["lock_key"]).check(p["session"])
+            store.save(decision.damping.state, zone, holder_identity())
+            written = True
+    except ZoneShrinkRefused as exc:
+        module.fail_json(msg=to_native(exc), refused=True, **result)
+    except (ConsulError, InvalidDnsName, ValueError) as exc:
+        module.fail_json(msg="consul_zone_records %s: %s" % (result["zone"], to_native(exc)), **result)
+
+    for warning in state_warnings + decision.warnings:
+        module.warn("%s: %s" % (zone, warning))
+    d = decision.damping
+    result.update(
+        changed=decision.changed, records=decision.record_dicts(), published=d.published, added=d.added,
+        withdrawn=d.withdrawn, pending=d.pending, in_grace=d.in_grace, suppressed=d.suppressed, kept=d.kept,
+        report=decision.report_lines(), state_written=written, bootstrap=previous is None, leader=observed.leader,
+    )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
