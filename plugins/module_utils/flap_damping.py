@@ -12,9 +12,10 @@ address (key ``name/address``) a small state that is stored between runs (see co
   for ``hold_down`` seconds without a change (0 = at once). Until then it is *pending*.
 - **grace** - a published address that fails is withdrawn once it has been failing for ``grace``
   seconds (0 = at the first failing observation). During the grace time it stays published.
-- **suppression** (RFC 2439 route flap damping) - every observed change of an address's health
-  (healthy -> failing or failing -> healthy; a deregistration counts as failing) is a *flap* and
-  adds ``penalty`` to the address's figure of merit. The figure decays exponentially with
+- **suppression** (RFC 2439 route flap damping) - every observed fall of an address from healthy
+  to failing (a deregistration counts as failing) is a *flap*, like a route withdrawal in RFC 2439,
+  and adds ``penalty`` to the address's figure of merit (a recovery adds nothing; one outage is one
+  flap). The figure decays exponentially with
   ``half_life``. Above ``suppress_limit`` the address is *suppressed*: never published, whatever
   its health. It is reused once the figure has decayed below ``reuse_limit``; after that the
   hold-down still applies from its last change. The figure is capped at
@@ -190,10 +191,12 @@ def evaluate(previous, observations, now, config, names_present=None, name_polic
                      "penalty_at": now, "suppressed": False, "flaps": 0}
         else:
             entry = dict(prev)
-            if entry["healthy"] != healthy:  # a flap
+            if entry["healthy"] and not healthy:  # a flap: healthy -> failing (or gone)
                 figure = config.decayed(entry["penalty"], entry["penalty_at"], now) + config.penalty
-                entry.update(healthy=healthy, since=now, penalty=_round(min(figure, config.ceiling)),
+                entry.update(healthy=False, since=now, penalty=_round(min(figure, config.ceiling)),
                              penalty_at=now, flaps=int(entry.get("flaps", 0)) + 1)
+            elif healthy and not entry["healthy"]:  # recovery: starts the hold-down, no penalty
+                entry.update(healthy=True, since=now)
         figure = config.decayed(entry["penalty"], entry["penalty_at"], now)
         if not entry["suppressed"] and figure > config.suppress_limit:
             entry["suppressed"] = True

@@ -18,7 +18,8 @@ description:
     publish with flap damping, keeping its state per address in Consul KV under O(state_prefix)/ZONE.
   - B(Hold-down) - a new or recovered address is published once it has been healthy for O(hold_down) seconds.
   - B(Grace) - a published address that fails is withdrawn once it has been failing for O(grace) seconds.
-  - B(Suppression) (RFC 2439) - each observed change of an address's health adds O(penalty); the figure halves
+  - B(Suppression) (RFC 2439) - each time an address is seen falling from healthy to failing (a flap, like a route
+    withdrawal) adds O(penalty); the figure halves
     every O(half_life) seconds; above O(suppress_limit) the address is suppressed (not published) until the
     figure is below O(reuse_limit). The figure is capped so that an address that stopped flapping is suppressed
     at most O(max_suppress) seconds after its last flap.
@@ -121,7 +122,7 @@ options:
     type: float
     default: 0
   penalty:
-    description: Penalty added by each change of an address's health (a flap).
+    description: Penalty added each time an address falls from healthy to failing or leaves Consul (a flap).
     type: float
     default: 1000
   half_life:

@@ -102,34 +102,50 @@ def test_penalty_decays_with_half_life():
     run({A: True, B: True})
     run({A: True, B: False}, after=1)  # flap 1
     assert run.entry(B)["penalty"] == 1000
-    run({A: True, B: True}, after=10)  # flap 2, one half-life later: 500 + 1000
+    run({A: True, B: True}, after=5)  # a recovery is no flap
+    assert run.entry(B)["penalty"] == 1000 and run.entry(B)["flaps"] == 1
+    run({A: True, B: False}, after=5)  # flap 2, one half-life after the first: 500 + 1000
     assert run.entry(B)["penalty"] == pytest.approx(1500, abs=0.01)
-    run({A: True, B: True}, after=20)  # no flap: the stored figure is not rewritten
+    run({A: True, B: False}, after=20)  # no flap: the stored figure is not rewritten
     assert run.entry(B)["penalty"] == pytest.approx(1500, abs=0.01)
     assert cfg.decayed(1500, 0, 20) == pytest.approx(375)
     assert run.entry(B)["flaps"] == 2
+
+
+def test_one_outage_is_one_flap_and_never_suppressed():
+    run = Run(config(hold_down=2, half_life=10))
+    run({A: True, B: True})
+    run({A: True, B: False}, after=1)
+    assert run({A: True, B: True}, after=0.1) == {"crowd": ["1.1.1.10"]}  # held down, not suppressed
+    assert run.last.suppressed == []
+    assert run({A: True, B: True}, after=2) == {"crowd": ["1.1.1.10", "1.1.1.11"]}
+
+
+def flap(run, times, every=1):
+    """``times`` outages of B: failing, then healthy again, ``every`` seconds apart."""
+    for _ in range(times):
+        run({A: True, B: False}, after=every)
+        run({A: True, B: True}, after=every)
 
 
 def test_flapping_address_is_suppressed_then_reused_below_reuse_limit():
     cfg = config(hold_down=2, half_life=10, max_suppress=40)
     run = Run(cfg)
     run({A: True, B: True})
-    run({A: True, B: False}, after=1)           # 1000
-    run({A: True, B: True}, after=1)            # 1000 * 2^-0.1 + 1000 = 1933
+    flap(run, 2)                                 # 1000 * 2^-0.2 + 1000 = 1870.6
     assert not run.entry(B)["suppressed"]
-    run({A: True, B: False}, after=1)           # 1933 * 2^-0.1 + 1000 = 2804 > 2000
+    run({A: True, B: False}, after=1)            # 1870.6 * 2^-0.2 + 1000 = 2628.4 > 2000
     assert run.entry(B)["suppressed"]
     assert run.last.newly_suppressed == [{"name": "crowd", "address": "1.1.1.11"}]
-    figure = (1000 * 2 ** -0.1 + 1000) * 2 ** -0.1 + 1000
+    figure = (1000 * 2 ** -0.2 + 1000) * 2 ** -0.2 + 1000
     assert run.last.suppressed[0]["penalty"] == pytest.approx(figure, abs=0.01)
+    assert run.last.suppressed[0]["flaps"] == 3
     reuse_in = 10 * math.log2(figure / 750)
     assert run.last.suppressed[0]["reuse_in"] == pytest.approx(reuse_in, abs=0.01)
 
     # Healthy again and stable: no publication while suppressed, even long after the hold-down.
     assert run({A: True, B: True}, after=1) == {"crowd": ["1.1.1.10"]}
-    figure = figure * 2 ** -0.1 + 1000           # the recovery is a flap too
-    reuse_in = 10 * math.log2(figure / 750)
-    assert run({A: True, B: True}, after=reuse_in - 0.1) == {"crowd": ["1.1.1.10"]}
+    assert run({A: True, B: True}, after=reuse_in - 1.1) == {"crowd": ["1.1.1.10"]}
     assert run.last.suppressed[0]["reuse_in"] == pytest.approx(0.1, abs=0.01)
     # Below the reuse limit: published at once, it has been healthy longer than the hold-down.
     assert run({A: True, B: True}, after=0.2) == {"crowd": ["1.1.1.10", "1.1.1.11"]}
@@ -140,17 +156,18 @@ def test_flapping_address_is_suppressed_then_reused_below_reuse_limit():
 def test_reuse_still_needs_the_hold_down():
     run = Run(config(hold_down=30, half_life=10, max_suppress=40))
     run({A: True, B: True})
-    for healthy in (False, True, False):
-        run({A: True, B: healthy}, after=1)
+    flap(run, 2)
+    run({A: True, B: False}, after=1)
     assert run.entry(B)["suppressed"]
-    run({A: True, B: True}, after=1)  # recovers now: hold-down 30 s from here
     figure = run.last.suppressed[0]["penalty"]
     reuse_in = 10 * math.log2(figure / 750)
     assert reuse_in < 30
-    assert run({A: True, B: True}, after=reuse_in + 0.1) == {"crowd": ["1.1.1.10"]}
+    run({A: True, B: True}, after=reuse_in - 1)  # recovers now: hold-down 30 s from here
+    assert run.entry(B)["suppressed"]
+    assert run({A: True, B: True}, after=1.1) == {"crowd": ["1.1.1.10"]}
     assert not run.entry(B)["suppressed"]
     assert run.last.pending[0]["address"] == "1.1.1.11"
-    assert run({A: True, B: True}, after=30 - reuse_in) == {"crowd": ["1.1.1.10", "1.1.1.11"]}
+    assert run({A: True, B: True}, after=28.9) == {"crowd": ["1.1.1.10", "1.1.1.11"]}
 
 
 def test_maximum_suppression_caps_the_penalty():
@@ -158,18 +175,14 @@ def test_maximum_suppression_caps_the_penalty():
     assert cfg.ceiling == pytest.approx(12000)
     run = Run(cfg)
     run({A: True, B: True})
-    healthy = True
-    for _ in range(60):  # flapping every second for a minute
-        healthy = not healthy
-        run({A: True, B: healthy}, after=1)
+    for _ in range(120):  # an outage every half second for a minute
+        flap(run, 1, every=0.25)
         assert run.entry(B)["penalty"] <= 12000
     assert run.entry(B)["suppressed"]  # still flapping: still suppressed
     assert run.entry(B)["penalty"] == pytest.approx(12000, rel=0.05)
-    if not healthy:
-        run({A: True, B: True}, after=1)  # last flap: stable from here on
-    last_flap = run.clock.now
+    last_flap = run.entry(B)["penalty_at"]
     # Suppressed no longer than max_suppress after the last flap.
-    assert run({A: True, B: True}, after=39.9) == {"crowd": ["1.1.1.10"]}
+    assert run({A: True, B: True}, after=last_flap + 39.9 - run.clock.now) == {"crowd": ["1.1.1.10"]}
     assert run({A: True, B: True}, after=0.2) == {"crowd": ["1.1.1.10", "1.1.1.11"]}
     assert run.clock.now - last_flap == pytest.approx(40.1)
 
