@@ -47,6 +47,6 @@ def run_playbook(playbook_text, extra_vars=None, args=(), env=None, timeout=300,
         full_env = dict(os.environ, ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                         ANSIBLE_FORCE_COLOR="0", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json" if json_output else "default")
         full_env.update(env or {})
-        proc = subprocess.run(cmd, cwd=str(REPO_ROOT), env=full_env, capture_output=True, text=True,
+        proc = subprocess.run(cmd, cwd=str(REPO_ROOT), env=full_env, capture_output=True, text=True, check=False,
                               timeout=timeout)
         return PlaybookResult(proc)

@@ -8,7 +8,8 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: consul_zone
-author: GEANT network services team
+author:
+  - GEANT network services team (@geant)
 version_added: 0.1.0
 short_description: The DNS records of the healthy Consul service instances of a zone
 description:

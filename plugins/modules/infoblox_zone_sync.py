@@ -9,7 +9,8 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: infoblox_zone_sync
-author: GEANT network services team
+author:
+  - GEANT network services team (@geant)
 version_added: 0.1.0
 short_description: Make the A/AAAA records of a zone in Infoblox NIOS match the desired records
 description:
@@ -132,6 +133,7 @@ attributes:
     support: full
     description: Shows the owned records before and after.
   platform:
+    support: full
     platforms: posix
     description: Usually run on the controller (C(delegate_to) V(localhost)).
 notes:
@@ -295,7 +297,10 @@ def main():
     client = WapiClient(p["server"], p["username"], p["password"], wapi_version=p["wapi_version"],
                         validate_certs=p["validate_certs"], ca_path=p["ca_path"], timeout=p["timeout"],
                         retries=p["retries"])
-    calls = lambda: {"reads": client.reads, "writes": client.writes}  # noqa: E731
+
+    def calls():
+        return {"reads": client.reads, "writes": client.writes}
+
     try:
         result = sync_zone(client, zone, p["view"], records, policy, check_mode=module.check_mode,
                            max_batch=p["max_batch"], create_owner_ea=p["create_owner_ea"],

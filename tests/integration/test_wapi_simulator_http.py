@@ -232,7 +232,7 @@ def test_request_endpoint_single_object_body(wapi):
 # ------------------------------------------------------------------ faults and the request log
 def test_fail_next_requests_with_503_html(wapi_simulator, wapi):
     wapi_simulator.sim.faults.fail_next(2)
-    first, second, third = (wapi.get("view") for _ in range(3))
+    first, second, third = (wapi.get("view") for _attempt in range(3))
     assert [first.status_code, second.status_code, third.status_code] == [503, 503, 200]
     assert first.headers["Content-Type"].startswith("text/html")
 

@@ -60,24 +60,24 @@ def test_bad_regex_is_a_proto_error():
 def test_names_are_stored_lower_case_without_trailing_dot(sim):
     ref = add_a(sim, "Crowd.GEANT.services.", "1.1.1.10")
     assert ref.startswith("record:a/") and ref.endswith(":crowd.geant.services/default")
-    _, found = call(sim, "GET", "record:a", name="CROWD.geant.services")
+    _status, found = call(sim, "GET", "record:a", name="CROWD.geant.services")
     assert [r["name"] for r in found] == ["crowd.geant.services"]
 
 
 def test_basic_fields_and_return_fields(sim):
     add_a(sim, "a.geant.services", "10.0.0.1", comment="hello")
-    _, [basic] = call(sim, "GET", "record:a")
+    _status, [basic] = call(sim, "GET", "record:a")
     assert sorted(basic) == ["_ref", "ipv4addr", "name", "view"]
-    _, [only] = call(sim, "GET", "record:a", _return_fields="comment")
+    _status, [only] = call(sim, "GET", "record:a", _return_fields="comment")
     assert sorted(only) == ["_ref", "comment"]
-    _, [plus] = call(sim, "GET", "record:a", **{"_return_fields+": "comment,extattrs,zone"})
+    _status, [plus] = call(sim, "GET", "record:a", **{"_return_fields+": "comment,extattrs,zone"})
     assert plus["comment"] == "hello" and plus["extattrs"] == {} and plus["zone"] == "geant.services"
 
 
 def test_ttl_switches_use_ttl_on_and_is_hidden_when_inherited(sim):
     add_a(sim, "a.geant.services", "10.0.0.1", ttl=60)
     add_a(sim, "b.geant.services", "10.0.0.2")
-    _, found = call(sim, "GET", "record:a", _return_fields="name,ttl,use_ttl")
+    _status, found = call(sim, "GET", "record:a", _return_fields="name,ttl,use_ttl")
     by_name = {r["name"]: r for r in found}
     assert by_name["a.geant.services"]["ttl"] == 60 and by_name["a.geant.services"]["use_ttl"] is True
     assert "ttl" not in by_name["b.geant.services"] and by_name["b.geant.services"]["use_ttl"] is False
@@ -87,7 +87,7 @@ def test_zone_search_uses_deepest_zone_and_default_view(sim):
     call(sim, "POST", "zone_auth", {"fqdn": "sub.geant.services"})
     add_a(sim, "a.geant.services", "10.0.0.1")
     add_a(sim, "b.sub.geant.services", "10.0.0.2")
-    _, found = call(sim, "GET", "record:a", zone="sub.geant.services")
+    _status, found = call(sim, "GET", "record:a", zone="sub.geant.services")
     assert [r["name"] for r in found] == ["b.sub.geant.services"]
 
 
@@ -146,7 +146,7 @@ def test_put_replaces_extattrs_and_refuses_view(sim):
     ref = add_a(sim, "a.geant.services", "10.0.0.1",
                 extattrs={"Owner": {"value": "me"}, "Site": {"value": "x"}})
     call(sim, "PUT", ref, {"extattrs": {"Site": {"value": "y"}}})
-    _, obj = call(sim, "GET", ref, _return_fields="extattrs")
+    _status, obj = call(sim, "GET", ref, _return_fields="extattrs")
     assert obj["extattrs"] == {"Site": {"value": "y"}}
     err = error_of(sim, "PUT", ref, {"view": "other"})
     assert err.text == "Field is not allowed for update: view"
@@ -154,7 +154,7 @@ def test_put_replaces_extattrs_and_refuses_view(sim):
 
 def test_rename_changes_the_ref_suffix_but_keeps_the_object(sim):
     ref = add_a(sim, "a.geant.services", "10.0.0.1")
-    _, new_ref = call(sim, "PUT", ref, {"name": "b.geant.services"})
+    _status, new_ref = call(sim, "PUT", ref, {"name": "b.geant.services"})
     assert new_ref.split(":")[0] == ref.split(":")[0] and new_ref.endswith(":b.geant.services/default")
 
 
@@ -165,7 +165,7 @@ def test_unknown_ref_and_type(sim):
 
 
 def test_deleting_a_zone_deletes_its_records(sim):
-    _, [zone] = call(sim, "GET", "zone_auth", fqdn="geant.services")
+    _status, [zone] = call(sim, "GET", "zone_auth", fqdn="geant.services")
     add_a(sim, "a.geant.services", "10.0.0.1")
     call(sim, "DELETE", zone["_ref"])
     assert sim.store.count("record:a") == 0
@@ -213,7 +213,7 @@ def test_request_rollback_restores_updates_and_deletes(sim):
         {"method": "GET", "object": "record:a", "data": {"bogus": "x"}},
     ]
     error_of(sim, "POST", "request", body)
-    _, objs = call(sim, "GET", "record:a", _return_fields="name,comment")
+    _status, objs = call(sim, "GET", "record:a", _return_fields="name,comment")
     assert {o["name"]: o["comment"] if "comment" in o else None for o in objs} == \
         {"a.geant.services": "before", "b.geant.services": None}
 
@@ -237,7 +237,7 @@ def test_request_state_substitution(sim):
 def test_zone_view_may_be_repeated_on_put_but_not_changed(sim):
     """nios_zone re-sends view on every zone update; records must never send it."""
     call(sim, "POST", "view", {"name": "internal"})
-    _, [zone] = call(sim, "GET", "zone_auth", fqdn="geant.services")
+    _status, [zone] = call(sim, "GET", "zone_auth", fqdn="geant.services")
     call(sim, "PUT", zone["_ref"], {"view": "default", "comment": "x"})
     err = error_of(sim, "PUT", zone["_ref"], {"view": "internal"})
     assert err.text == "Field is not allowed for update: view"

@@ -104,7 +104,7 @@ class Simulator:
 
     def _dispatch(self, method, target, args, body):
         """Returns (status, payload, changed)."""
-        objtype, _, rest = target.partition("/")
+        objtype, _sep, rest = target.partition("/")
         objtypes.schema(objtype)  # unknown type -> 400
         control = {k: v[-1] for k, v in args.items() if k.startswith("_")}
         if method == "GET":
@@ -205,7 +205,7 @@ class Simulator:
         return {"result": result} if query.flag(control, "_return_as_object") else result
 
     def _lookup(self, ref):
-        objtype, _, rest = ref.partition("/")
+        objtype, _sep, rest = ref.partition("/")
         opaque = rest.split(":", 1)[0]
         obj = self.store.by_opaque(opaque) if opaque else None
         if obj is None or obj["_type"] != objtype:
@@ -420,7 +420,7 @@ class Simulator:
 
     # ================================================================ functions
     def call_function(self, target, args, body):
-        objtype, _, rest = target.partition("/")
+        objtype, _sep, rest = target.partition("/")
         function = args["_function"][-1]
         if objtype == "grid" and rest and function == "restartservices":
             self._lookup(target)
@@ -462,7 +462,7 @@ class Simulator:
                 failure = self.faults.request_item_failure(index)
                 if failure is not None:
                     raise failure
-                _, payload, item_changed = self._request_item(item, state, index)
+                _status, payload, item_changed = self._request_item(item, state, index)
                 changed = changed or item_changed
                 if not (isinstance(item, dict) and item.get("discard")) and payload is not None:
                     results.append(payload)
@@ -557,7 +557,7 @@ def _state_value(source, field):
         if item is None:
             raise errors.proto_error("Cannot assign state: %s not in result" % field)
         return item["value"]
-    name, _, index = field.partition("[")
+    name, _sep, index = field.partition("[")
     if name not in source:
         raise errors.proto_error("Cannot assign state: %s not in result" % name)
     value = source[name]

@@ -182,7 +182,7 @@ class WapiHandler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         if auth.startswith("Basic "):
             try:
-                user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+                user, _sep, password = base64.b64decode(auth[6:]).decode().partition(":")
             except (ValueError, UnicodeDecodeError):
                 return None, None
             if (user, password) == (self.server.username, self.server.password):
@@ -268,7 +268,7 @@ def _loads_or_raw(raw):
 
 def _cookie(header, name):
     for part in header.split(";"):
-        key, _, value = part.strip().partition("=")
+        key, _sep, value = part.strip().partition("=")
         if key == name:
             return value
     return None
