@@ -7,7 +7,7 @@ cd "$root"
 
 need_apt=()
 for pair in named-checkzone:bind9-utils named:bind9 podman:podman runc:runc debootstrap:debootstrap \
-            dig:dnsutils ip:iproute2 curl:curl; do
+            dig:dnsutils ip:iproute2 curl:curl dot:graphviz; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need_apt+=("$pkg")
 done
