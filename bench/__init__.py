@@ -1,0 +1,15 @@
+"""Benchmark of the Consul -> zone -> Infoblox pipeline against the way records are pushed today.
+
+Run from the repository root: ``bash bench/run.sh`` (or ``.venv/bin/python -m bench``); see bench/README.md.
+"""
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+COLLECTIONS = REPO_ROOT / ".cache" / "collections"
+
+# The collection is imported as ansible_collections.geant.consul_dns through the symlink that
+# scripts/bootstrap.sh makes; the test beds (tests.consul_testbed, tests.wapi_simulator) from the root.
+for _path in (str(REPO_ROOT), str(COLLECTIONS)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)

@@ -1,0 +1,358 @@
+"""Benchmark: Consul (real dev agent) -> zone -> Infoblox (WAPI simulator), against a nios_a_record loop.
+
+    .venv/bin/python -m bench [--sizes 500x4,2500x4] [--runs 5] [--playbook-runs 3] [--loop-records 200]
+                              [--quick] [--output bench/results/latest.json]
+
+Prints a table and writes the figures as JSON. See bench/README.md for what each figure means.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+
+from bench import REPO_ROOT
+from bench.consul_seed import ZONE, SeededConsul
+from bench.nios import NiosSimulator
+from bench.pipeline import consul_read, full_sync
+from bench import playbooks
+
+DEFAULT_OUTPUT = REPO_ROOT / "bench" / "results" / "latest.json"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="500x4,2500x4",
+                        help="comma-separated SERVICESxINSTANCES (default 500x4,2500x4: 2,000 and 10,000 records)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per in-process figure; the median is shown")
+    parser.add_argument("--playbook-runs", type=int, default=3, help="runs per ansible-playbook figure (median)")
+    parser.add_argument("--loop-records", type=int, default=200,
+                        help="records in the side-by-side (nios_a_record loop vs infoblox_zone_sync)")
+    parser.add_argument("--loop-runs", type=int, default=1, help="runs of the nios_a_record loop (median)")
+    parser.add_argument("--change-percent", type=float, default=1.0, help="instances flipped in the change runs")
+    parser.add_argument("--no-playbooks", action="store_true", help="skip every ansible-playbook measurement")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 25x4 records, 2 runs, 1 playbook run, 10 records in the side-by-side")
+    parser.add_argument("--consul-address", default="127.201.0.1", help="loopback address of the Consul dev agent")
+    parser.add_argument("--output", default=str(DEFAULT_OUTPUT), help="JSON results file")
+    options = parser.parse_args(argv)
+    if options.quick:
+        options.sizes, options.runs, options.playbook_runs = "25x4", 2, 1
+        options.loop_records, options.loop_runs = 10, 1
+    options.sizes = [tuple(int(n) for n in item.lower().split("x")) for item in options.sizes.split(",") if item]
+    instances = set(i for _s, i in options.sizes)
+    if len(instances) != 1:
+        parser.error("every size needs the same instance count (the catalog grows from one size to the next)")
+    options.sizes.sort()
+    return options
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def machine():
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            model = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), "")
+    except OSError:
+        pass
+    mem_kib = 0
+    try:
+        with open("/proc/meminfo") as handle:
+            mem_kib = int(next(line.split()[1] for line in handle if line.startswith("MemTotal")))
+    except (OSError, StopIteration):
+        pass
+    from tests.consul_testbed.agent import consul_binary
+    consul_version = subprocess.run([consul_binary(), "version"], capture_output=True, text=True).stdout.split("\n")[0]
+    import ansible
+    return {"nproc": os.cpu_count(), "cpu_model": model, "mem_total_gib": round(mem_kib / 1048576.0, 1),
+            "python": platform.python_version(), "ansible_core": ansible.__version__, "consul": consul_version,
+            "kernel": platform.release()}
+
+
+class Bench(object):
+    def __init__(self, options):
+        self.o = options
+        self.consul = SeededConsul(options.consul_address, instances=options.sizes[0][1])
+        self.nios = NiosSimulator(ZONE)
+        self.results = {"machine": machine(), "config": {
+            "sizes": ["%dx%d" % s for s in options.sizes], "runs": options.runs,
+            "playbook_runs": options.playbook_runs, "loop_records": options.loop_records,
+            "loop_runs": options.loop_runs, "change_percent": options.change_percent, "quick": options.quick,
+            "statistic": "median"}, "sizes": {}}
+
+    def log(self, message):
+        print("[bench %s] %s" % (time.strftime("%H:%M:%S"), message), flush=True)
+
+    # ---------------------------------------------------------------- one timed sync, in-process
+    def sync_once(self):
+        self.nios.clear_log()
+        cpu_before = self.nios.cpu_seconds()
+        run = full_sync(self.consul.url, self.nios.host, self.nios.ca_path, ZONE)
+        run["simulator_cpu_seconds"] = self.nios.cpu_seconds() - cpu_before
+        run["wapi_calls"] = self.nios.calls()
+        return run
+
+    @staticmethod
+    def summarize(runs):
+        first = runs[0]
+        return {
+            "seconds": median([r["seconds"] for r in runs]),
+            "seconds_runs": [round(r["seconds"], 4) for r in runs],
+            "consul_read_seconds": median([r["consul_read_seconds"] for r in runs]),
+            "wapi_seconds": median([r["wapi_seconds"] for r in runs]),
+            "simulator_cpu_seconds": median([r["simulator_cpu_seconds"] for r in runs]),
+            "consul_http_calls": first["consul_http_calls"],
+            "wapi_calls": first["wapi_calls"],  # identical in every run (checked by the writer)
+            "wapi_calls_runs": [r["wapi_calls"] for r in runs],
+            "requests": first["requests"],
+            "summary": first["summary"],
+            "records": first["records"],
+            "runs": len(runs),
+        }
+
+    def measure_size(self, services, instances):
+        key = str(services * instances)
+        out = self.results["sizes"][key] = {"services": services, "instances": instances}
+        start = time.perf_counter()
+        records = self.consul.seed(services)
+        out["records"] = records
+        out["seed_seconds"] = round(time.perf_counter() - start, 2)
+        self.log("%d records seeded in Consul (%.1f s)" % (records, out["seed_seconds"]))
+        mu = out["module_utils"] = {}
+
+        reads = [consul_read(self.consul.url, ZONE) for _ in range(self.o.runs)]
+        mu["consul_read"] = {"seconds": median([s for _z, s in reads]), "seconds_runs": [round(s, 4) for _z, s in reads],
+                             "http_calls": reads[0][0].http_calls, "records": len(reads[0][0].records),
+                             "runs": len(reads)}
+        assert len(reads[0][0].records) == records, "Consul read %d records, seeded %d" % (
+            len(reads[0][0].records), records)
+        self.log("consul read: %.3f s, %d HTTP calls" % (mu["consul_read"]["seconds"], mu["consul_read"]["http_calls"]))
+
+        cold = []
+        for _ in range(self.o.runs):
+            self.nios.empty_zone()
+            cold.append(self.sync_once())
+        mu["cold"] = self.summarize(cold)
+        mu["cold"]["per_record_ms"] = 1000.0 * mu["cold"]["seconds"] / records
+        self.log("cold: %.3f s, WAPI %s" % (mu["cold"]["seconds"], mu["cold"]["wapi_calls"]))
+
+        mu["no_change"] = self.summarize([self.sync_once() for _ in range(self.o.runs)])
+        self.log("no change: %.3f s, WAPI %s" % (mu["no_change"]["seconds"], mu["no_change"]["wapi_calls"]))
+
+        flipped = max(1, int(round(records * self.o.change_percent / 100.0)))
+        fail, recover = [], []
+        for run in range(self.o.runs):
+            items = self.consul.flip_set(services, flipped, offset=run)
+            self.consul.set_status(items, "critical")
+            fail.append(self.sync_once())
+            self.consul.set_status(items, "passing")
+            recover.append(self.sync_once())
+        mu["change_fail"] = dict(self.summarize(fail), instances_changed=flipped)
+        mu["change_recover"] = dict(self.summarize(recover), instances_changed=flipped)
+        self.log("%d instances critical: %.3f s, WAPI %s; recovered: %.3f s"
+                 % (flipped, mu["change_fail"]["seconds"], mu["change_fail"]["wapi_calls"],
+                    mu["change_recover"]["seconds"]))
+
+        mu["memory"] = self.memory()
+        self.log("memory: %s" % mu["memory"])
+
+        if not self.o.no_playbooks:
+            pb = out["ansible_playbook"] = {}
+            extra = {"zone": ZONE, "consul_url": self.consul.url}
+            cold_pb, same_pb = [], []
+            for _ in range(self.o.playbook_runs):
+                self.nios.empty_zone()
+                cold_pb.append(playbooks.timed(playbooks.PIPELINE, self.nios, extra))
+            cold_calls = self.nios.calls()
+            assert self.nios.counts()["record:a"] == records
+            for _ in range(self.o.playbook_runs):
+                self.nios.clear_log()
+                same_pb.append(playbooks.timed(playbooks.PIPELINE, self.nios, extra))
+            same_calls = self.nios.calls()
+            pb["cold"] = {"seconds": median(cold_pb), "seconds_runs": [round(s, 3) for s in cold_pb],
+                          "wapi_calls": cold_calls, "runs": len(cold_pb)}
+            pb["no_change"] = {"seconds": median(same_pb), "seconds_runs": [round(s, 3) for s in same_pb],
+                               "wapi_calls": same_calls, "runs": len(same_pb)}
+            self.log("ansible-playbook lookup+module: cold %.2f s, no change %.2f s"
+                     % (pb["cold"]["seconds"], pb["no_change"]["seconds"]))
+        return out
+
+    def memory(self):
+        """tracemalloc peak of an in-process cold sync; ru_maxrss of a cold sync in a fresh interpreter."""
+        self.nios.empty_zone()
+        tracemalloc.start()
+        try:
+            full_sync(self.consul.url, self.nios.host, self.nios.ca_path, ZONE)
+            _current, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        self.nios.empty_zone()
+        proc = subprocess.run([sys.executable, "-m", "bench.worker", self.consul.url, self.nios.host,
+                               self.nios.ca_path, ZONE], cwd=str(REPO_ROOT), capture_output=True, text=True,
+                              check=True)
+        worker = json.loads(proc.stdout.strip().splitlines()[-1])
+        return {"tracemalloc_peak_mib": round(peak / 1048576.0, 1),
+                "maxrss_mib": round(worker["maxrss_kib"] / 1024.0, 1),
+                "maxrss_after_imports_mib": round(worker["maxrss_after_imports_kib"] / 1024.0, 1)}
+
+    # ---------------------------------------------------------------- side by side
+    def side_by_side(self):
+        n = self.o.loop_records
+        zone, _seconds = consul_read(self.consul.url, ZONE)
+        records = [r.to_dict(ZONE) for r in zone.records if r.rtype == "A"][:n]
+        n = len(records)
+        out = {"records": n}
+        loop, loop_calls = [], None
+        for _ in range(self.o.loop_runs):
+            self.nios.empty_zone()
+            loop.append(playbooks.timed(playbooks.NIOS_LOOP, self.nios, {"records": records}))
+            loop_calls = self.nios.calls()
+            assert self.nios.counts()["record:a"] == n
+        self.nios.clear_log()
+        loop_same = playbooks.timed(playbooks.NIOS_LOOP, self.nios, {"records": records})
+        loop_same_calls = self.nios.calls()
+        out["nios_a_record_loop"] = {
+            "cold": {"seconds": median(loop), "seconds_runs": [round(s, 3) for s in loop], "wapi_calls": loop_calls,
+                     "per_record_ms": 1000.0 * median(loop) / n, "runs": len(loop)},
+            "no_change": {"seconds": loop_same, "wapi_calls": loop_same_calls, "per_record_ms": 1000.0 * loop_same / n,
+                          "runs": 1}}
+        self.log("nios_a_record loop, %d records: cold %.1f s, no change %.1f s" % (n, median(loop), loop_same))
+
+        ours, ours_same = [], []
+        for _ in range(self.o.playbook_runs):
+            self.nios.empty_zone()
+            ours.append(playbooks.timed(playbooks.ZONE_SYNC, self.nios, {"records": records, "zone": ZONE}))
+        ours_calls = self.nios.calls()
+        assert self.nios.counts()["record:a"] == n
+        for _ in range(self.o.playbook_runs):
+            self.nios.clear_log()
+            ours_same.append(playbooks.timed(playbooks.ZONE_SYNC, self.nios, {"records": records, "zone": ZONE}))
+        ours_same_calls = self.nios.calls()
+        out["infoblox_zone_sync_playbook"] = {
+            "cold": {"seconds": median(ours), "seconds_runs": [round(s, 3) for s in ours], "wapi_calls": ours_calls,
+                     "per_record_ms": 1000.0 * median(ours) / n, "runs": len(ours)},
+            "no_change": {"seconds": median(ours_same), "seconds_runs": [round(s, 3) for s in ours_same],
+                          "wapi_calls": ours_same_calls, "per_record_ms": 1000.0 * median(ours_same) / n,
+                          "runs": len(ours_same)}}
+        startup = [playbooks.timed(playbooks.STARTUP, self.nios, {}) for _ in range(self.o.playbook_runs)]
+        self.results["ansible_startup"] = {"seconds": median(startup), "seconds_runs": [round(s, 3) for s in startup],
+                                           "what": "ansible-playbook with one ansible.builtin.ping task"}
+        loop_ms = out["nios_a_record_loop"]["cold"]["per_record_ms"]
+        out["ratios"] = {
+            "nios_loop_vs_zone_sync_playbook_same_records": loop_ms / out["infoblox_zone_sync_playbook"]["cold"]["per_record_ms"],
+            "nios_loop_no_change_vs_zone_sync_playbook_no_change": (
+                out["nios_a_record_loop"]["no_change"]["per_record_ms"]
+                / out["infoblox_zone_sync_playbook"]["no_change"]["per_record_ms"]),
+        }
+        for key, size in self.results["sizes"].items():
+            out["ratios"]["nios_loop_vs_module_utils_cold_%s" % key] = loop_ms / size["module_utils"]["cold"]["per_record_ms"]
+        self.results["side_by_side"] = out
+
+    # ---------------------------------------------------------------- driver
+    def run(self):
+        self.log("starting Consul dev agent on %s and the WAPI simulator" % self.o.consul_address)
+        self.consul.start()
+        self.nios.start()
+        try:
+            for services, instances in self.o.sizes:
+                self.measure_size(services, instances)
+            if not self.o.no_playbooks:
+                self.side_by_side()
+        finally:
+            self.nios.stop()
+            self.consul.stop()
+        return self.results
+
+
+def fmt(value, digits=3):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return "%.*f" % (digits, value)
+    return str(value)
+
+
+def table(results):
+    cfg = results["config"]
+    m = results["machine"]
+    lines = ["", "Machine: %s CPU(s), %s, %s GiB; Python %s, ansible-core %s, %s"
+             % (m["nproc"], m["cpu_model"], m["mem_total_gib"], m["python"], m["ansible_core"], m["consul"]),
+             "Each figure is the median of %d runs (ansible-playbook figures: %d runs); wall-clock seconds."
+             % (cfg["runs"], cfg["playbook_runs"]),
+             "In-process = module_utils calls in one Python process (no Ansible); WAPI side is the simulator "
+             "(its own process; 'sim CPU' is its CPU time, not ours to claim).", ""]
+    header = "%-8s %-34s %9s %9s %9s %8s %6s %6s %8s" % (
+        "records", "scenario", "wall s", "consul s", "wapi s", "sim CPU", "reads", "writes", "per rec")
+    lines += [header, "-" * len(header)]
+    for key, size in sorted(results["sizes"].items(), key=lambda kv: int(kv[0])):
+        mu = size["module_utils"]
+        cr = mu["consul_read"]
+        lines.append("%-8s %-34s %9s %9s %9s %8s %6s %6s %8s" % (
+            key, "Consul read alone (read_zone)", fmt(cr["seconds"]), fmt(cr["seconds"]), "-", "-",
+            "%d HTTP" % cr["http_calls"], "", ""))
+        for name, label in (("cold", "cold sync (empty zone)"), ("no_change", "no-change sync"),
+                            ("change_fail", "%s%% instances -> critical" % fmt(cfg["change_percent"], 0)),
+                            ("change_recover", "%s%% instances recover" % fmt(cfg["change_percent"], 0))):
+            row = mu[name]
+            calls = row["wapi_calls"]
+            lines.append("%-8s %-34s %9s %9s %9s %8s %6d %6d %8s" % (
+                key, "in-process " + label, fmt(row["seconds"]), fmt(row["consul_read_seconds"]),
+                fmt(row["wapi_seconds"]), fmt(row["simulator_cpu_seconds"], 2), calls["reads"], calls["writes"],
+                "%.2fms" % (1000.0 * row["seconds"] / size["records"])))
+        pb = size.get("ansible_playbook")
+        if pb:
+            for name, label in (("cold", "ansible-playbook cold (lookup+mod)"),
+                                ("no_change", "ansible-playbook no-change")):
+                row = pb[name]
+                lines.append("%-8s %-34s %9s %9s %9s %8s %6d %6d %8s" % (
+                    key, label, fmt(row["seconds"], 2), "-", "-", "-", row["wapi_calls"]["reads"] // row["runs"],
+                    row["wapi_calls"]["writes"] // row["runs"], "%.2fms" % (1000.0 * row["seconds"] / size["records"])))
+        mem = mu["memory"]
+        lines.append("%-8s %-34s tracemalloc peak %s MiB; ru_maxrss of a fresh process %s MiB (%s MiB after imports)"
+                     % (key, "peak memory of a cold sync", mem["tracemalloc_peak_mib"], mem["maxrss_mib"],
+                        mem["maxrss_after_imports_mib"]))
+    if "ansible_startup" in results:
+        lines += ["", "ansible-playbook start-up (one ping task): %.2f s" % results["ansible_startup"]["seconds"]]
+    sbs = results.get("side_by_side")
+    if sbs:
+        n = sbs["records"]
+        lines += ["", "Side by side, the same %d A records (ansible-playbook, cold = empty zone):" % n]
+        for key, label in (("nios_a_record_loop", "loop of infoblox.nios_modules.nios_a_record"),
+                           ("infoblox_zone_sync_playbook", "geant.consul_dns.infoblox_zone_sync")):
+            for mode in ("cold", "no_change"):
+                row = sbs[key][mode]
+                lines.append("  %-46s %-9s %8.2f s  %8.2f ms/record  WAPI reads %d writes %d (per run)" % (
+                    label, mode, row["seconds"], row["per_record_ms"], row["wapi_calls"]["reads"] // row["runs"],
+                    row["wapi_calls"]["writes"] // row["runs"]))
+        for key, size in sorted(results["sizes"].items(), key=lambda kv: int(kv[0])):
+            lines.append("  %-46s %-9s %8.2f s  %8.2f ms/record  (%s records)" % (
+                "infoblox_zone_sync module_utils in-process", "cold", size["module_utils"]["cold"]["seconds"],
+                size["module_utils"]["cold"]["per_record_ms"], key))
+        lines.append("  Ratios (per record, nios_a_record loop / ours):")
+        for key, value in sbs["ratios"].items():
+            lines.append("    %-58s %8.1fx" % (key, value))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    options = parse_args(argv)
+    results = Bench(options).run()
+    text = table(results)
+    print(text)
+    results["table"] = text
+    os.makedirs(os.path.dirname(os.path.abspath(options.output)), exist_ok=True)
+    with open(options.output, "w") as handle:
+        json.dump(results, handle, indent=2, sort_keys=True)
+    print("\nJSON: %s" % options.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
