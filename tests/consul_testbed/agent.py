@@ -6,6 +6,7 @@ address block (see :func:`address_block`). The binary is the real HashiCorp buil
 that Debian's bullseye suite carries, fetched by scripts/fetch_consul.sh.
 """
 
+import itertools
 import json
 import os
 import shutil
@@ -33,10 +34,19 @@ def consul_binary():
     return str(CONSUL_BIN)
 
 
-def address_block(worker_id, slot):
-    """A loopback /24 for one test bed: 127.<worker+20>.<slot>.0, distinct per xdist worker."""
+_next_slot = itertools.count()
+
+
+def address_block(worker_id, slot=None):
+    """A loopback /24 for one test bed: 127.<worker+20>.<slot>, distinct per xdist worker.
+
+    Without ``slot``, the next one of a single per-process sequence (1..240, then round again):
+    every fixture takes its block from it, so two live test beds never share addresses.
+    """
     worker = 0 if worker_id in (None, "master") else int(str(worker_id).lstrip("gw") or 0)
-    return "127.%d.%d" % (20 + worker, slot % 250)
+    if slot is None:
+        slot = next(_next_slot) % 240 + 1
+    return "127.%d.%d" % (20 + worker, slot)
 
 
 class ConsulAgent(object):

@@ -5,18 +5,14 @@
 Both stop their agents afterwards. No test talks to a fake Consul.
 """
 
-import itertools
-
 import pytest
 
 from tests.consul_testbed.agent import ConsulAgent, ConsulCluster, address_block
 
-_slots = itertools.count(1)
-
 
 @pytest.fixture
 def consul_dev(worker_id):
-    agent = ConsulAgent("dev", "%s.1" % address_block(worker_id, next(_slots)), dev=True).start()
+    agent = ConsulAgent("dev", "%s.1" % address_block(worker_id), dev=True).start()
     try:
         agent.wait_http()
         ConsulCluster.wait_for(lambda: bool(agent.api("GET", "/v1/status/leader")), 30, "dev agent has no leader")
@@ -27,7 +23,7 @@ def consul_dev(worker_id):
 
 @pytest.fixture(scope="module")
 def consul_cluster(worker_id):
-    cluster = ConsulCluster(address_block(worker_id, next(_slots) + 100), servers=3,
+    cluster = ConsulCluster(address_block(worker_id), servers=3,
                             clients=("prod-crowd01", "prod-crowd02"))
     try:
         yield cluster.start()

@@ -82,7 +82,7 @@ def test_explicit_address_and_token_win_over_the_environment(consul_dev, monkeyp
 @pytest.fixture
 def consul_acl(worker_id):
     from tests.consul_testbed.agent import address_block
-    agent = ConsulAgent("acl", "%s.1" % address_block(worker_id, 240), dev=True, extra_config={
+    agent = ConsulAgent("acl", "%s.1" % address_block(worker_id), dev=True, extra_config={
         "primary_datacenter": "dc1",
         "acl": {"enabled": True, "default_policy": "deny", "tokens": {"master": "root-secret-token"}},
     }).start()
