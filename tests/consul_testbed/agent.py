@@ -34,7 +34,9 @@ def consul_binary():
     return str(CONSUL_BIN)
 
 
-_next_slot = itertools.count()
+# Started at a per-process offset so that two pytest runs on one machine (developers, CI) are
+# unlikely to land on the same addresses.
+_next_slot = itertools.count(os.getpid() % 240)
 
 
 def address_block(worker_id, slot=None):
