@@ -97,7 +97,7 @@ class BackgroundRun(object):
 
 def records_result(result, zone=None):
     """The consul_zone_records result of ``zone`` (default: the first zone) in a json_output run."""
-    assert result.rc == 0, result
+    assert result.rc == 0, failure_messages(result) or result
     items = result.task_results(RECORDS_TASK)[0]["results"]
     return items[0] if zone is None else next(i for i in items if i["zone"] == zone)
 
@@ -129,3 +129,16 @@ def nios_create_zone(nios, zone):
 def nios_writes(nios):
     """Write requests the simulator received (creates, updates, deletes, multi-object requests)."""
     return [e for e in nios.sim.log.entries() if e["kind"] in ("write", "request")]
+
+
+def failure_messages(result):
+    """The ``msg`` of every failed task (and loop item) of a json_output run, for asserts and reports."""
+    data = json.loads(result.stdout)
+    messages = []
+    for play in data["plays"]:
+        for task in play["tasks"]:
+            for host in task["hosts"].values():
+                for item in host.get("results", [host]):
+                    if item.get("failed"):
+                        messages.append("%s: %s" % (task["task"]["name"], item.get("msg")))
+    return messages
