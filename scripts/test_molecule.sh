@@ -21,7 +21,7 @@ export CONSUL_DNS_DEB="$deb"
 bash scripts/build_base_image.sh
 
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(default)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(default failover)
 failed=()
 start=$SECONDS
 for s in "${scenarios[@]}"; do
