@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import socket
 from collections import namedtuple
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.dns_names import (
@@ -58,28 +59,70 @@ class Record(namedtuple("Record", ["name", "rtype", "ttl", "value"])):
         return cls(name, rtype, ttl, value)
 
 
-def address_type(address):
-    """'A' for an IPv4 address, 'AAAA' for IPv6, None for anything else (e.g. a host name)."""
+def _parse_ip(address):
+    """(version, integer value, canonical text) of an IP address string, or None if it is not one.
+
+    Called for every address several times per run (selection, record building, sorting, comparing
+    with NIOS), so it is memoized; a plain dotted quad goes through ``inet_pton`` (strict: four decimal
+    octets, no leading zeros, as ``ipaddress``) and is already canonical. Everything else is decided by
+    ``ipaddress``.
+    """
+    try:
+        if address.isascii() and ":" not in address:
+            packed = socket.inet_pton(socket.AF_INET, address)
+            return 4, int.from_bytes(packed, "big"), address
+    except (OSError, ValueError, UnicodeError):
+        pass
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return None
-    return "A" if ip.version == 4 else "AAAA"
+    return ip.version, int(ip), str(ip)
+
+
+try:
+    from functools import lru_cache
+
+    _parse_ip = lru_cache(maxsize=1 << 16)(_parse_ip)
+except ImportError:  # pragma: no cover - Python 2 is not supported, kept for sanity's import test
+    pass
+
+
+def address_type(address):
+    """'A' for an IPv4 address, 'AAAA' for IPv6, None for anything else (e.g. a host name)."""
+    if not isinstance(address, str):
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return None
+        return "A" if ip.version == 4 else "AAAA"
+    parsed = _parse_ip(address)
+    if parsed is None:
+        return None
+    return "A" if parsed[0] == 4 else "AAAA"
+
+
+def _ip_tuple(address):
+    """(version, integer value, canonical text); raise ValueError for what is not an IP address."""
+    parsed = _parse_ip(address) if isinstance(address, str) else None
+    if parsed is None:
+        ip = ipaddress.ip_address(address)  # raises ValueError with ipaddress's own message
+        parsed = (ip.version, int(ip), str(ip))
+    return parsed
 
 
 def canonical_address(address, rtype=None):
     """Compressed text form of an IP address; raise ValueError if it does not match ``rtype``."""
-    ip = ipaddress.ip_address(address)
-    actual = "A" if ip.version == 4 else "AAAA"
-    if rtype is not None and rtype != actual:
+    version, _number, text = _ip_tuple(address)
+    if rtype is not None and rtype != ("A" if version == 4 else "AAAA"):
         raise ValueError("%s is not a valid %s record value" % (address, rtype))
-    return str(ip)
+    return text
 
 
 def _sort_key(record):
     if record.rtype in ("A", "AAAA"):
-        ip = ipaddress.ip_address(record.value)
-        value_key = (ip.version, int(ip), "")
+        version, number, _text = _ip_tuple(record.value)
+        value_key = (version, number, "")
     else:
         value_key = (0, 0, record.value)
     # Apex first, then owner names in reversed-label order (DNS canonical order, RFC 4034 6.1 style).
