@@ -13,3 +13,13 @@ COLLECTIONS = REPO_ROOT / ".cache" / "collections"
 for _path in (str(REPO_ROOT), str(COLLECTIONS)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
+
+
+def process_cpu_seconds(pid):
+    """User + system CPU time process ``pid`` (all its threads) has used so far, from /proc."""
+    with open("/proc/%d/stat" % pid) as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / float(_CLK_TCK)
+
+
+_CLK_TCK = __import__("os").sysconf("SC_CLK_TCK")

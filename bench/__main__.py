@@ -93,11 +93,19 @@ class Bench(object):
     # ---------------------------------------------------------------- one timed sync, in-process
     def sync_once(self):
         self.nios.clear_log()
-        cpu_before = self.nios.cpu_seconds()
+        sim_before, consul_before = self.nios.cpu_seconds(), self.consul.cpu_seconds()
         run = full_sync(self.consul.url, self.nios.host, self.nios.ca_path, ZONE)
-        run["simulator_cpu_seconds"] = self.nios.cpu_seconds() - cpu_before
+        run["simulator_cpu_seconds"] = self.nios.cpu_seconds() - sim_before
+        run["consul_agent_cpu_seconds"] = self.consul.cpu_seconds() - consul_before
         run["wapi_calls"] = self.nios.calls()
         return run
+
+    def read_once(self):
+        consul_before, cpu_before = self.consul.cpu_seconds(), time.process_time()
+        zone, seconds = consul_read(self.consul.url, ZONE)
+        return {"seconds": seconds, "cpu_seconds": time.process_time() - cpu_before,
+                "consul_agent_cpu_seconds": self.consul.cpu_seconds() - consul_before,
+                "http_calls": zone.http_calls, "records": len(zone.records)}
 
     @staticmethod
     def summarize(runs):
@@ -105,7 +113,10 @@ class Bench(object):
         return {
             "seconds": median([r["seconds"] for r in runs]),
             "seconds_runs": [round(r["seconds"], 4) for r in runs],
+            "cpu_seconds": median([r["cpu_seconds"] for r in runs]),
             "consul_read_seconds": median([r["consul_read_seconds"] for r in runs]),
+            "consul_read_cpu_seconds": median([r["consul_read_cpu_seconds"] for r in runs]),
+            "consul_agent_cpu_seconds": median([r["consul_agent_cpu_seconds"] for r in runs]),
             "wapi_seconds": median([r["wapi_seconds"] for r in runs]),
             "simulator_cpu_seconds": median([r["simulator_cpu_seconds"] for r in runs]),
             "consul_http_calls": first["consul_http_calls"],
@@ -127,12 +138,13 @@ class Bench(object):
         self.log("%d records seeded in Consul (%.1f s)" % (records, out["seed_seconds"]))
         mu = out["module_utils"] = {}
 
-        reads = [consul_read(self.consul.url, ZONE) for _ in range(self.o.runs)]
-        mu["consul_read"] = {"seconds": median([s for _z, s in reads]), "seconds_runs": [round(s, 4) for _z, s in reads],
-                             "http_calls": reads[0][0].http_calls, "records": len(reads[0][0].records),
-                             "runs": len(reads)}
-        assert len(reads[0][0].records) == records, "Consul read %d records, seeded %d" % (
-            len(reads[0][0].records), records)
+        reads = [self.read_once() for _ in range(self.o.runs)]
+        mu["consul_read"] = {
+            "seconds": median([r["seconds"] for r in reads]), "seconds_runs": [round(r["seconds"], 4) for r in reads],
+            "cpu_seconds": median([r["cpu_seconds"] for r in reads]),
+            "consul_agent_cpu_seconds": median([r["consul_agent_cpu_seconds"] for r in reads]),
+            "http_calls": reads[0]["http_calls"], "records": reads[0]["records"], "runs": len(reads)}
+        assert reads[0]["records"] == records, "Consul read %d records, seeded %d" % (reads[0]["records"], records)
         self.log("consul read: %.3f s, %d HTTP calls" % (mu["consul_read"]["seconds"], mu["consul_read"]["http_calls"]))
 
         cold = []
@@ -199,8 +211,10 @@ class Bench(object):
                               check=True)
         worker = json.loads(proc.stdout.strip().splitlines()[-1])
         return {"tracemalloc_peak_mib": round(peak / 1048576.0, 1),
-                "maxrss_mib": round(worker["maxrss_kib"] / 1024.0, 1),
-                "maxrss_after_imports_mib": round(worker["maxrss_after_imports_kib"] / 1024.0, 1)}
+                "peak_rss_mib": round(worker["peak_rss_kib"] / 1024.0, 1),
+                "peak_rss_after_imports_mib": round(worker["peak_rss_after_imports_kib"] / 1024.0, 1),
+                "what": "tracemalloc: peak of Python allocations during an in-process cold sync; peak_rss: VmHWM "
+                        "of a fresh interpreter (python -m bench.worker) that ran one cold sync"}
 
     # ---------------------------------------------------------------- side by side
     def side_by_side(self):
@@ -251,12 +265,17 @@ class Bench(object):
                 out["nios_a_record_loop"]["no_change"]["per_record_ms"]
                 / out["infoblox_zone_sync_playbook"]["no_change"]["per_record_ms"]),
         }
+        loop_same_ms = out["nios_a_record_loop"]["no_change"]["per_record_ms"]
         for key, size in self.results["sizes"].items():
-            out["ratios"]["nios_loop_vs_module_utils_cold_%s" % key] = loop_ms / size["module_utils"]["cold"]["per_record_ms"]
+            mu = size["module_utils"]
+            out["ratios"]["nios_loop_vs_module_utils_cold_%s" % key] = loop_ms / mu["cold"]["per_record_ms"]
+            out["ratios"]["nios_loop_no_change_vs_module_utils_no_change_%s" % key] = (
+                loop_same_ms / (1000.0 * mu["no_change"]["seconds"] / size["records"]))
         self.results["side_by_side"] = out
 
     # ---------------------------------------------------------------- driver
     def run(self):
+        self.results["machine"]["loadavg_start"] = os.getloadavg()
         self.log("starting Consul dev agent on %s and the WAPI simulator" % self.o.consul_address)
         self.consul.start()
         self.nios.start()
@@ -268,6 +287,7 @@ class Bench(object):
         finally:
             self.nios.stop()
             self.consul.stop()
+        self.results["machine"]["loadavg_end"] = os.getloadavg()
         return self.results
 
 
@@ -279,65 +299,75 @@ def fmt(value, digits=3):
     return str(value)
 
 
+ROW = "%-7s %-36s %8s %8s %8s %8s %8s %8s %6s %6s %8s"
+
+
 def table(results):
     cfg = results["config"]
     m = results["machine"]
-    lines = ["", "Machine: %s CPU(s), %s, %s GiB; Python %s, ansible-core %s, %s"
-             % (m["nproc"], m["cpu_model"], m["mem_total_gib"], m["python"], m["ansible_core"], m["consul"]),
-             "Each figure is the median of %d runs (ansible-playbook figures: %d runs); wall-clock seconds."
-             % (cfg["runs"], cfg["playbook_runs"]),
-             "In-process = module_utils calls in one Python process (no Ansible); WAPI side is the simulator "
-             "(its own process; 'sim CPU' is its CPU time, not ours to claim).", ""]
-    header = "%-8s %-34s %9s %9s %9s %8s %6s %6s %8s" % (
-        "records", "scenario", "wall s", "consul s", "wapi s", "sim CPU", "reads", "writes", "per rec")
+    lines = ["", "Machine: %s CPU(s), %s, %s GiB; Python %s, ansible-core %s, %s; load average %s at start, %s at end"
+             % (m["nproc"], m["cpu_model"], m["mem_total_gib"], m["python"], m["ansible_core"], m["consul"],
+                "/".join("%.1f" % x for x in m.get("loadavg_start", ())),
+                "/".join("%.1f" % x for x in m.get("loadavg_end", ()))),
+             "Medians of %d runs (ansible-playbook rows: %d runs). Seconds. 'in-process' = module_utils calls in one "
+             "Python process, no Ansible." % (cfg["runs"], cfg["playbook_runs"]),
+             "wall = elapsed; our CPU = CPU of the syncing process (all threads); Consul CPU / sim CPU = CPU of the "
+             "Consul agent / of the WAPI simulator (the NIOS stand-in, its own process: not ours to claim).", ""]
+    header = ROW % ("records", "scenario", "wall", "consul", "wapi", "our CPU", "ConsulCPU", "sim CPU", "reads",
+                    "writes", "wall/rec")
     lines += [header, "-" * len(header)]
     for key, size in sorted(results["sizes"].items(), key=lambda kv: int(kv[0])):
         mu = size["module_utils"]
         cr = mu["consul_read"]
-        lines.append("%-8s %-34s %9s %9s %9s %8s %6s %6s %8s" % (
-            key, "Consul read alone (read_zone)", fmt(cr["seconds"]), fmt(cr["seconds"]), "-", "-",
-            "%d HTTP" % cr["http_calls"], "", ""))
+        lines.append(ROW % (key, "Consul read alone, %d HTTP calls" % cr["http_calls"], fmt(cr["seconds"]),
+                            fmt(cr["seconds"]), "-", fmt(cr["cpu_seconds"], 2), fmt(cr["consul_agent_cpu_seconds"], 2),
+                            "-", "-", "-", "%.3fms" % (1000.0 * cr["seconds"] / size["records"])))
         for name, label in (("cold", "cold sync (empty zone)"), ("no_change", "no-change sync"),
                             ("change_fail", "%s%% instances -> critical" % fmt(cfg["change_percent"], 0)),
                             ("change_recover", "%s%% instances recover" % fmt(cfg["change_percent"], 0))):
             row = mu[name]
             calls = row["wapi_calls"]
-            lines.append("%-8s %-34s %9s %9s %9s %8s %6d %6d %8s" % (
+            lines.append(ROW % (
                 key, "in-process " + label, fmt(row["seconds"]), fmt(row["consul_read_seconds"]),
-                fmt(row["wapi_seconds"]), fmt(row["simulator_cpu_seconds"], 2), calls["reads"], calls["writes"],
-                "%.2fms" % (1000.0 * row["seconds"] / size["records"])))
+                fmt(row["wapi_seconds"]), fmt(row["cpu_seconds"], 2), fmt(row["consul_agent_cpu_seconds"], 2),
+                fmt(row["simulator_cpu_seconds"], 2), calls["reads"], calls["writes"],
+                "%.3fms" % (1000.0 * row["seconds"] / size["records"])))
         pb = size.get("ansible_playbook")
         if pb:
-            for name, label in (("cold", "ansible-playbook cold (lookup+mod)"),
+            for name, label in (("cold", "ansible-playbook cold, lookup+module"),
                                 ("no_change", "ansible-playbook no-change")):
                 row = pb[name]
-                lines.append("%-8s %-34s %9s %9s %9s %8s %6d %6d %8s" % (
-                    key, label, fmt(row["seconds"], 2), "-", "-", "-", row["wapi_calls"]["reads"] // row["runs"],
-                    row["wapi_calls"]["writes"] // row["runs"], "%.2fms" % (1000.0 * row["seconds"] / size["records"])))
+                lines.append(ROW % (
+                    key, label, fmt(row["seconds"], 2), "-", "-", "-", "-", "-", row["wapi_calls"]["reads"] // row["runs"],
+                    row["wapi_calls"]["writes"] // row["runs"], "%.3fms" % (1000.0 * row["seconds"] / size["records"])))
         mem = mu["memory"]
-        lines.append("%-8s %-34s tracemalloc peak %s MiB; ru_maxrss of a fresh process %s MiB (%s MiB after imports)"
-                     % (key, "peak memory of a cold sync", mem["tracemalloc_peak_mib"], mem["maxrss_mib"],
-                        mem["maxrss_after_imports_mib"]))
+        lines.append("%-7s %-36s tracemalloc peak %s MiB; peak RSS (VmHWM) of a fresh process %s MiB (%s after "
+                     "imports)" % (key, "memory of a cold sync", mem["tracemalloc_peak_mib"], mem["peak_rss_mib"],
+                                   mem["peak_rss_after_imports_mib"]))
     if "ansible_startup" in results:
-        lines += ["", "ansible-playbook start-up (one ping task): %.2f s" % results["ansible_startup"]["seconds"]]
+        lines += ["", "ansible-playbook start-up (one ansible.builtin.ping task): %.2f s"
+                  % results["ansible_startup"]["seconds"]]
     sbs = results.get("side_by_side")
     if sbs:
         n = sbs["records"]
-        lines += ["", "Side by side, the same %d A records (ansible-playbook, cold = empty zone):" % n]
-        for key, label in (("nios_a_record_loop", "loop of infoblox.nios_modules.nios_a_record"),
-                           ("infoblox_zone_sync_playbook", "geant.consul_dns.infoblox_zone_sync")):
+        lines += ["", "Side by side, the same %d A records; cold = empty zone, no-change = all present "
+                  "(WAPI calls per run):" % n]
+        for key, label in (("nios_a_record_loop", "ansible-playbook, loop of nios_a_record"),
+                           ("infoblox_zone_sync_playbook", "ansible-playbook, infoblox_zone_sync")):
             for mode in ("cold", "no_change"):
                 row = sbs[key][mode]
-                lines.append("  %-46s %-9s %8.2f s  %8.2f ms/record  WAPI reads %d writes %d (per run)" % (
+                lines.append("  %-42s %-9s %8.2f s %9.2f ms/record   reads %4d writes %4d" % (
                     label, mode, row["seconds"], row["per_record_ms"], row["wapi_calls"]["reads"] // row["runs"],
                     row["wapi_calls"]["writes"] // row["runs"]))
         for key, size in sorted(results["sizes"].items(), key=lambda kv: int(kv[0])):
-            lines.append("  %-46s %-9s %8.2f s  %8.2f ms/record  (%s records)" % (
-                "infoblox_zone_sync module_utils in-process", "cold", size["module_utils"]["cold"]["seconds"],
-                size["module_utils"]["cold"]["per_record_ms"], key))
-        lines.append("  Ratios (per record, nios_a_record loop / ours):")
+            for mode in ("cold", "no_change"):
+                row = size["module_utils"][mode]
+                lines.append("  %-42s %-9s %8.2f s %9.3f ms/record   (%s records)" % (
+                    "in-process module_utils (Consul + WAPI)", mode, row["seconds"],
+                    1000.0 * row["seconds"] / size["records"], key))
+        lines.append("  Per-record ratio, nios_a_record loop / ours:")
         for key, value in sbs["ratios"].items():
-            lines.append("    %-58s %8.1fx" % (key, value))
+            lines.append("    %-62s %9.1fx" % (key, value))
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
+from bench import process_cpu_seconds
 from tests.consul_testbed.agent import ConsulAgent, ConsulCluster
 
 ZONE = "geant.services"
@@ -47,6 +48,10 @@ class SeededConsul(object):
 
     def stop(self):
         self.agent.cleanup()
+
+    def cpu_seconds(self):
+        """CPU time the agent process has used so far."""
+        return process_cpu_seconds(self.agent.process.pid)
 
     def _session(self):
         if not hasattr(self._local, "session"):

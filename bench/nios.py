@@ -3,7 +3,6 @@
 A separate process, as NIOS is a separate machine: the simulator's request handling does not share
 the benchmark's interpreter (GIL) and its CPU time can be read from /proc on its own.
 """
-import os
 import subprocess
 import sys
 import tempfile
@@ -11,10 +10,9 @@ import time
 
 import requests
 
-from bench import REPO_ROOT
+from bench import REPO_ROOT, process_cpu_seconds
 
 OWNER_EA = "ManagedBy"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class NiosSimulator(object):
@@ -93,6 +91,4 @@ class NiosSimulator(object):
 
     def cpu_seconds(self):
         """User + system CPU time the simulator process has used so far."""
-        with open("/proc/%d/stat" % self.process.pid) as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / float(CLK_TCK)
+        return process_cpu_seconds(self.process.pid)
