@@ -86,9 +86,12 @@ attributes:
   check_mode:
     support: partial
     description: Takes no lock and creates no session; RV(acquired) says whether the lock is free now.
+    details: A check mode run of the zone sync therefore runs beside a real one instead of stopping.
   diff_mode:
     support: none
+    description: No diff.
   platform:
+    support: full
     platforms: posix
     description: Usually run on the controller (C(delegate_to) V(localhost)).
 seealso:

@@ -183,7 +183,9 @@ attributes:
     description: Reads Consul and the state and returns what a real run would decide; writes no state.
   diff_mode:
     support: none
+    description: No diff.
   platform:
+    support: full
     platforms: posix
     description: Usually run on the controller (C(delegate_to) V(localhost)).
 notes:
