@@ -2,11 +2,14 @@
 
 Run from the repository root: ``bash bench/run.sh`` (or ``.venv/bin/python -m bench``); see bench/README.md.
 """
+import os
 import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-COLLECTIONS = REPO_ROOT / ".cache" / "collections"
+# BENCH_COLLECTIONS_PATH: measure another checkout of the collection (a folder holding
+# ansible_collections/geant/consul_dns), e.g. an older commit for a before/after comparison.
+COLLECTIONS = Path(os.environ.get("BENCH_COLLECTIONS_PATH") or REPO_ROOT / ".cache" / "collections")
 
 # The collection is imported as ansible_collections.geant.consul_dns through the symlink that
 # scripts/bootstrap.sh makes; the test beds (tests.consul_testbed, tests.wapi_simulator) from the root.
@@ -22,4 +25,4 @@ def process_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / float(_CLK_TCK)
 
 
-_CLK_TCK = __import__("os").sysconf("SC_CLK_TCK")
+_CLK_TCK = os.sysconf("SC_CLK_TCK")

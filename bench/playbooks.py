@@ -8,7 +8,7 @@
 """
 import time
 
-import bench  # noqa: F401  (sys.path)
+from bench import COLLECTIONS
 from tests.playbook import run_playbook
 
 STARTUP = """
@@ -72,7 +72,7 @@ NIOS_LOOP = """
 def timed(text, nios, extra_vars):
     """Run a playbook; returns seconds. Fails loudly when the playbook fails."""
     # nios_modules' validate_certs is a boolean: requests then trusts REQUESTS_CA_BUNDLE.
-    env = {"REQUESTS_CA_BUNDLE": nios.ca_path}
+    env = {"REQUESTS_CA_BUNDLE": nios.ca_path, "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS)}
     variables = dict(extra_vars, nios_host=nios.host, nios_ca=nios.ca_path)
     start = time.perf_counter()
     result = run_playbook(text, extra_vars=variables, env=env, timeout=3600)
