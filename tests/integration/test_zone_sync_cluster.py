@@ -4,7 +4,8 @@ simulator: flap suppression, hold-down, all-failing policies, quorum loss, and t
 Each test registers its own services on prod-crowd01 (1.1.1.10) and prod-crowd02 (1.1.1.11), publishes
 its own zone, and uses its own lock key, so the tests share the module's cluster without sharing state.
 The sync talks to the client agent prod-crowd01, as a sync on a Consul host talks to its local agent.
-Times are short (hold-down 2 s, half-life 30 s, session TTL 10 s) and every wait has a deadline.
+Times are short (hold-down 2 s, half-life 30 s, session TTL 10 s) and every wait has a deadline;
+the flap test counts falls with a half-life long enough that slow runs do not change the count.
 """
 
 import time
@@ -39,8 +40,20 @@ def register(cluster, service, meta=None):
             "Check": {"CheckID": "%s-%s" % (service, host), "TTL": "10m", "Status": "passing"}})
 
 
-def set_check(cluster, service, host, status):
-    cluster.clients[host].set_ttl_check("%s-%s" % (service, host), status)
+STATUS = {"pass": "passing", "warn": "warning", "fail": "critical"}
+
+
+def set_check(cluster, service, host, status, wait=True):
+    """Move a TTL check and wait until the catalog (read through the sync's agent) shows it."""
+    check_id = "%s-%s" % (service, host)
+    cluster.clients[host].set_ttl_check(check_id, status)
+    if not wait:
+        return
+
+    def visible():
+        checks = cluster.clients["prod-crowd01"].api("GET", "/v1/health/checks/%s" % service)
+        return any(c["CheckID"] == check_id and c["Status"] == STATUS[status] for c in checks)
+    cluster.wait_for(visible, 30, "check %s never became %s in the catalog" % (check_id, status))
 
 
 def make_bed(cluster, tmp_path, nios, zone, services, lock, **overrides):
@@ -59,7 +72,9 @@ def test_flapping_check_is_suppressed_and_stays_out(consul_cluster, wapi_simulat
     cluster, nios, zone = consul_cluster, wapi_simulator, "flap.geant.services"
     register(cluster, "flap")
     register(cluster, "steady")
-    sync = make_bed(cluster, tmp_path, nios, zone, ["flap", "steady"], "flap")
+    # A long half-life makes the count independent of how fast the runs are: three falls suppress.
+    sync = make_bed(cluster, tmp_path, nios, zone, ["flap", "steady"], "flap",
+                    consul_dns_flap_half_life=300, consul_dns_flap_max_suppress=900)
     assert records_result(sync.run())["published"] == {"flap": [A, B], "steady": [A, B]}
 
     set_check(cluster, "flap", "prod-crowd02", "fail")
@@ -67,10 +82,10 @@ def test_flapping_check_is_suppressed_and_stays_out(consul_cluster, wapi_simulat
     assert nios_addresses(nios, zone)[fqdn("flap", zone)] == [A]
     nios.sim.log.clear()
 
-    # The check flips at every run; each fall is a flap (penalty 1000, half-life 30 s): the third
-    # within a few seconds takes the figure over 2000.
+    # The check flips at every run; each fall is a flap (penalty 1000): the third takes the figure
+    # over 2000.
     suppressed = []
-    for _ in range(6):
+    for _ in range(3):
         set_check(cluster, "flap", "prod-crowd02", "pass")
         result = records_result(sync.run())
         assert result["published"]["flap"] == [A]
@@ -239,7 +254,7 @@ def test_quorum_loss_refuses_and_changes_nothing(consul_cluster, wapi_simulator,
         second.kill()
         try:
             cluster.wait_for(lambda: _leaderless(cluster), 60, "the cluster kept a leader with one server of three")
-            set_check(cluster, "quorum", "prod-crowd02", "pass")
+            set_check(cluster, "quorum", "prod-crowd02", "pass", wait=False)  # no leader: stays local
             before, nios_before = sync.zone_text(zone), nios_addresses(nios, zone)
             nios.sim.log.clear()
             refused = sync.run()
