@@ -1,6 +1,5 @@
 """consul_state and damped_zone against a real dev agent: CAS state, session lock, meta policies."""
 
-import json
 import os
 
 import pytest
