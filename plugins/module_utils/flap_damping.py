@@ -252,7 +252,7 @@ def evaluate(previous, observations, now, config, names_present=None, name_polic
         for address in addresses:
             if address not in published.get(name, ()):
                 entry = entries.get(address_key(name, address))
-                if entry is None or not (name, address) in observations:
+                if entry is None or (name, address) not in observations:
                     reason = "gone from Consul"
                 elif entry["suppressed"]:
                     reason = "suppressed (flapping)"
