@@ -158,7 +158,9 @@ class ConsulAgent(object):
 
     # --- small HTTP helpers used by tests (the code under test has its own client) ---
     def api(self, method, path, **kwargs):
-        response = requests.request(method, self.http_url + path, timeout=10, **kwargs)
+        # Generous: with no leader an agent can hold a call for its RPC hold timeout (7 s) and more
+        # under load; a test waits for that rather than failing on a slow answer.
+        response = requests.request(method, self.http_url + path, timeout=45, **kwargs)
         response.raise_for_status()
         return response.json() if response.content else None
 
