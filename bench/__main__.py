@@ -39,7 +39,11 @@ def parse_args(argv=None):
                         help="smoke run: 25x4 records, 2 runs, 1 playbook run, 10 records in the side-by-side")
     parser.add_argument("--consul-address", default="127.201.0.1", help="loopback address of the Consul dev agent")
     parser.add_argument("--output", default=str(DEFAULT_OUTPUT), help="JSON results file")
+    parser.add_argument("--print", metavar="JSON", dest="print_file",
+                        help="only print the table of an earlier run's JSON file, measure nothing")
     options = parser.parse_args(argv)
+    if options.print_file:
+        return options
     if options.quick:
         options.sizes, options.runs, options.playbook_runs = "25x4", 2, 1
         options.loop_records, options.loop_runs = 10, 1
@@ -188,6 +192,7 @@ class Bench(object):
                 self.nios.clear_log()
                 same_pb.append(playbooks.timed(playbooks.PIPELINE, self.nios, extra))
             same_calls = self.nios.calls()
+            # WAPI calls: those of the last run (the log is cleared before each run)
             pb["cold"] = {"seconds": median(cold_pb), "seconds_runs": [round(s, 3) for s in cold_pb],
                           "wapi_calls": cold_calls, "runs": len(cold_pb)}
             pb["no_change"] = {"seconds": median(same_pb), "seconds_runs": [round(s, 3) for s in same_pb],
@@ -338,8 +343,8 @@ def table(results):
                                 ("no_change", "ansible-playbook no-change")):
                 row = pb[name]
                 lines.append(ROW % (
-                    key, label, fmt(row["seconds"], 2), "-", "-", "-", "-", "-", row["wapi_calls"]["reads"] // row["runs"],
-                    row["wapi_calls"]["writes"] // row["runs"], "%.3fms" % (1000.0 * row["seconds"] / size["records"])))
+                    key, label, fmt(row["seconds"], 2), "-", "-", "-", "-", "-", row["wapi_calls"]["reads"],
+                    row["wapi_calls"]["writes"], "%.3fms" % (1000.0 * row["seconds"] / size["records"])))
         mem = mu["memory"]
         lines.append("%-7s %-36s tracemalloc peak %s MiB; peak RSS (VmHWM) of a fresh process %s MiB (%s after "
                      "imports)" % (key, "memory of a cold sync", mem["tracemalloc_peak_mib"], mem["peak_rss_mib"],
@@ -357,8 +362,8 @@ def table(results):
             for mode in ("cold", "no_change"):
                 row = sbs[key][mode]
                 lines.append("  %-42s %-9s %8.2f s %9.2f ms/record   reads %4d writes %4d" % (
-                    label, mode, row["seconds"], row["per_record_ms"], row["wapi_calls"]["reads"] // row["runs"],
-                    row["wapi_calls"]["writes"] // row["runs"]))
+                    label, mode, row["seconds"], row["per_record_ms"], row["wapi_calls"]["reads"],
+                    row["wapi_calls"]["writes"]))
         for key, size in sorted(results["sizes"].items(), key=lambda kv: int(kv[0])):
             for mode in ("cold", "no_change"):
                 row = size["module_utils"][mode]
@@ -373,6 +378,10 @@ def table(results):
 
 def main(argv=None):
     options = parse_args(argv)
+    if options.print_file:
+        with open(options.print_file) as handle:
+            print(table(json.load(handle)))
+        return 0
     results = Bench(options).run()
     text = table(results)
     print(text)
