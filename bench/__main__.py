@@ -56,7 +56,7 @@ def parse_args(argv=None):
 
 
 def median(values):
-    return statistics.median(values) if values else None
+    return statistics.median(values)
 
 
 def machine():
@@ -73,7 +73,8 @@ def machine():
     except (OSError, StopIteration):
         pass
     from tests.consul_testbed.agent import consul_binary
-    consul_version = subprocess.run([consul_binary(), "version"], capture_output=True, text=True).stdout.split("\n")[0]
+    consul_version = subprocess.run([consul_binary(), "version"], capture_output=True, text=True,
+                                    check=True).stdout.split("\n")[0]
     import ansible
     return {"nproc": os.cpu_count(), "cpu_model": model, "mem_total_gib": round(mem_kib / 1048576.0, 1),
             "python": platform.python_version(), "ansible_core": ansible.__version__, "consul": consul_version,
@@ -142,7 +143,7 @@ class Bench(object):
         self.log("%d records seeded in Consul (%.1f s)" % (records, out["seed_seconds"]))
         mu = out["module_utils"] = {}
 
-        reads = [self.read_once() for _ in range(self.o.runs)]
+        reads = [self.read_once() for _run in range(self.o.runs)]
         mu["consul_read"] = {
             "seconds": median([r["seconds"] for r in reads]), "seconds_runs": [round(r["seconds"], 4) for r in reads],
             "cpu_seconds": median([r["cpu_seconds"] for r in reads]),
@@ -152,14 +153,14 @@ class Bench(object):
         self.log("consul read: %.3f s, %d HTTP calls" % (mu["consul_read"]["seconds"], mu["consul_read"]["http_calls"]))
 
         cold = []
-        for _ in range(self.o.runs):
+        for _run in range(self.o.runs):
             self.nios.empty_zone()
             cold.append(self.sync_once())
         mu["cold"] = self.summarize(cold)
         mu["cold"]["per_record_ms"] = 1000.0 * mu["cold"]["seconds"] / records
         self.log("cold: %.3f s, WAPI %s" % (mu["cold"]["seconds"], mu["cold"]["wapi_calls"]))
 
-        mu["no_change"] = self.summarize([self.sync_once() for _ in range(self.o.runs)])
+        mu["no_change"] = self.summarize([self.sync_once() for _run in range(self.o.runs)])
         self.log("no change: %.3f s, WAPI %s" % (mu["no_change"]["seconds"], mu["no_change"]["wapi_calls"]))
 
         flipped = max(1, int(round(records * self.o.change_percent / 100.0)))
@@ -183,12 +184,12 @@ class Bench(object):
             pb = out["ansible_playbook"] = {}
             extra = {"zone": ZONE, "consul_url": self.consul.url}
             cold_pb, same_pb = [], []
-            for _ in range(self.o.playbook_runs):
+            for _run in range(self.o.playbook_runs):
                 self.nios.empty_zone()
                 cold_pb.append(playbooks.timed(playbooks.PIPELINE, self.nios, extra))
             cold_calls = self.nios.calls()
             assert self.nios.counts()["record:a"] == records
-            for _ in range(self.o.playbook_runs):
+            for _run in range(self.o.playbook_runs):
                 self.nios.clear_log()
                 same_pb.append(playbooks.timed(playbooks.PIPELINE, self.nios, extra))
             same_calls = self.nios.calls()
@@ -229,7 +230,7 @@ class Bench(object):
         n = len(records)
         out = {"records": n}
         loop, loop_calls = [], None
-        for _ in range(self.o.loop_runs):
+        for _run in range(self.o.loop_runs):
             self.nios.empty_zone()
             loop.append(playbooks.timed(playbooks.NIOS_LOOP, self.nios, {"records": records}))
             loop_calls = self.nios.calls()
@@ -245,12 +246,12 @@ class Bench(object):
         self.log("nios_a_record loop, %d records: cold %.1f s, no change %.1f s" % (n, median(loop), loop_same))
 
         ours, ours_same = [], []
-        for _ in range(self.o.playbook_runs):
+        for _run in range(self.o.playbook_runs):
             self.nios.empty_zone()
             ours.append(playbooks.timed(playbooks.ZONE_SYNC, self.nios, {"records": records, "zone": ZONE}))
         ours_calls = self.nios.calls()
         assert self.nios.counts()["record:a"] == n
-        for _ in range(self.o.playbook_runs):
+        for _run in range(self.o.playbook_runs):
             self.nios.clear_log()
             ours_same.append(playbooks.timed(playbooks.ZONE_SYNC, self.nios, {"records": records, "zone": ZONE}))
         ours_same_calls = self.nios.calls()
@@ -260,7 +261,7 @@ class Bench(object):
             "no_change": {"seconds": median(ours_same), "seconds_runs": [round(s, 3) for s in ours_same],
                           "wapi_calls": ours_same_calls, "per_record_ms": 1000.0 * median(ours_same) / n,
                           "runs": len(ours_same)}}
-        startup = [playbooks.timed(playbooks.STARTUP, self.nios, {}) for _ in range(self.o.playbook_runs)]
+        startup = [playbooks.timed(playbooks.STARTUP, self.nios, {}) for _run in range(self.o.playbook_runs)]
         self.results["ansible_startup"] = {"seconds": median(startup), "seconds_runs": [round(s, 3) for s in startup],
                                            "what": "ansible-playbook with one ansible.builtin.ping task"}
         loop_ms = out["nios_a_record_loop"]["cold"]["per_record_ms"]
@@ -371,8 +372,8 @@ def table(results):
                     "in-process module_utils (Consul + WAPI)", mode, row["seconds"],
                     1000.0 * row["seconds"] / size["records"], key))
         lines.append("  Per-record ratio, nios_a_record loop / ours:")
-        for key, value in sbs["ratios"].items():
-            lines.append("    %-62s %9.1fx" % (key, value))
+        for key in sorted(sbs["ratios"], key=lambda k: (not k.startswith("nios_loop_vs"), "module_utils" in k, k)):
+            lines.append("    %-62s %9.1fx" % (key, sbs["ratios"][key]))
     return "\n".join(lines)
 
 

@@ -6,7 +6,8 @@ ConsulReader and WapiClient per run, as each module / lookup run has.
 """
 import time
 
-import bench  # noqa: F401  (sys.path)
+# bench sets sys.path for the collection and the test beds
+import bench  # noqa: F401  pylint: disable=unused-import
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import ConsulReader
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul_zone import read_zone
 from ansible_collections.geant.consul_dns.plugins.module_utils.healthy_instances import ServiceSelection
