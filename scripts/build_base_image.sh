@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the local podman image the Molecule scenarios run on: Debian bookworm with systemd as
 # PID 1, made with debootstrap (no container registry is used). Cheap when already done:
-#   - the podman image localhost/consul-dns-base:bookworm is reused when present;
+#   - the podman image localhost/consul-dns-base:bookworm is reused when present with the
+#     current revision (label consul-dns.revision);
 #   - else the rootfs tarball cached in .cache/images/ is imported;
 #   - else debootstrap builds the rootfs (about a minute), which is cached first.
 # Env: CONSUL_DNS_BASE_IMAGE (image name), CONSUL_DNS_DEBIAN_MIRROR (mirror), FORCE=1 (rebuild all).
@@ -11,18 +12,21 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 image=${CONSUL_DNS_BASE_IMAGE:-localhost/consul-dns-base:bookworm}
 cache="$root/.cache/images"
 # Bump when the package list changes, so an old cached rootfs is not reused.
-revision=2
+revision=3
 tarball="$cache/consul-dns-base-bookworm-r${revision}.tar"
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$root/extensions/molecule/containers.conf}
 
 # Packages the roles and the scenarios need at run time inside the containers:
 # python3 + python3-apt (Ansible, apt module with deb=), systemd as init, adduser + pipexec +
 # procps (Depends of Debian's consul package, installed offline from a .deb), iproute2,
-# curl (checks), dnsutils (dig in verify), ca-certificates, sudo (become).
-packages=python3,python3-apt,systemd,systemd-sysv,dbus,adduser,pipexec,procps,iproute2,curl,dnsutils,ca-certificates,libcap2-bin,sudo
+# curl (checks), dnsutils (dig in verify), ca-certificates, sudo (become), openssh-server (the
+# scenarios connect over ssh with pipelining: much faster than podman exec + podman cp).
+packages=python3,python3-apt,systemd,systemd-sysv,dbus,adduser,pipexec,procps,iproute2,curl,dnsutils,ca-certificates,libcap2-bin,sudo,openssh-server
 
-if [ "${FORCE:-0}" != 1 ] && podman image exists "$image"; then
-  echo "build_base_image: $image present"
+# The image carries its revision as a label: an image of an older revision is replaced.
+present=$(podman image inspect --format '{{ index .Config.Labels "consul-dns.revision" }}' "$image" 2>/dev/null || true)
+if [ "${FORCE:-0}" != 1 ] && [ "$present" = "$revision" ]; then
+  echo "build_base_image: $image present (revision $revision)"
   exit 0
 fi
 mkdir -p "$cache"
@@ -39,6 +43,14 @@ if [ "${FORCE:-0}" = 1 ] || [ ! -s "$tarball" ]; then
     systemctl mask getty.target console-getty.service systemd-udevd.service systemd-udev-trigger.service \
       systemd-modules-load.service sys-kernel-config.mount sys-kernel-debug.mount systemd-remount-fs.service \
       systemd-logind.service >/dev/null 2>&1 || true
+    # sshd for the test connection: root with a key only (the throwaway key is mounted as
+    # /root/.ssh/authorized_keys when a container is created), no PAM (no logind here).
+    # The host keys made at install time are shared by every container of this image.
+    printf "%s\n" "PermitRootLogin prohibit-password" "PasswordAuthentication no" \
+      "KbdInteractiveAuthentication no" "UsePAM no" "UseDNS no" "MaxSessions 64" "MaxStartups 64" \
+      > /etc/ssh/sshd_config.d/molecule.conf
+    test -s /etc/ssh/ssh_host_ed25519_key || ssh-keygen -A
+    systemctl enable ssh.service >/dev/null 2>&1
     apt-get clean
     rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
     : > /etc/machine-id
@@ -47,7 +59,10 @@ if [ "${FORCE:-0}" = 1 ] || [ ! -s "$tarball" ]; then
   mv "$tarball.tmp" "$tarball"
 fi
 echo "build_base_image: importing $tarball as $image"
+# Drop the image of an older revision first (kept when a container still uses it).
+! podman image exists "$image" || podman image rm "$image" >/dev/null 2>&1 || true
 podman import --quiet --change 'CMD ["/sbin/init"]' --change 'ENV container=podman' \
-  --change 'STOPSIGNAL SIGRTMIN+3' "$tarball" "$image" >/dev/null
+  --change 'STOPSIGNAL SIGRTMIN+3' --change "LABEL consul-dns.revision=$revision" \
+  "$tarball" "$image" >/dev/null
 podman image exists "$image"
 echo "build_base_image: $image built"

@@ -3,7 +3,8 @@
 # bullseye .deb installed through the role's offline package_file path.
 #   scripts/test_molecule.sh [scenario ...]   (default: every wired scenario)
 # Builds the base image when missing, points podman at the project's containers.conf (runc,
-# ulimits; /etc is not touched), and fails when any scenario fails.
+# ulimits; /etc is not touched), makes the throwaway ssh key Ansible connects with (once, in
+# .cache/molecule-ssh/), and fails when any scenario fails.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -19,6 +20,27 @@ deb=$(ls "$root"/.cache/apt-bullseye/consul_*.deb "$root"/.cache/apt-bullseye/ar
 [ -n "$deb" ] || { echo "test_molecule: no consul .deb in .cache/apt-bullseye" >&2; exit 1; }
 export CONSUL_DNS_DEB="$deb"
 bash scripts/build_base_image.sh
+
+# The scenarios connect over ssh (pipelining, persistent master connections): a throwaway key
+# pair, authorized for root in the containers (mounted at create time), never used elsewhere.
+keydir="$root/.cache/molecule-ssh"
+if [ ! -s "$keydir/id_ed25519" ] || [ ! -s "$keydir/id_ed25519.pub" ]; then
+  mkdir -p "$keydir" && chmod 700 "$keydir"
+  rm -f "$keydir/id_ed25519" "$keydir/id_ed25519.pub"
+  ssh-keygen -q -t ed25519 -N '' -C consul-dns-molecule -f "$keydir/id_ed25519"
+fi
+# Master connections of this run only: a later run (same container addresses) never reuses
+# one left to a destroyed container. Closed and removed at exit.
+ANSIBLE_SSH_CONTROL_PATH_DIR=$(mktemp -d /tmp/consul-dns-ssh.XXXXXX)
+export ANSIBLE_SSH_CONTROL_PATH_DIR
+close_masters() {
+  local s
+  for s in "$ANSIBLE_SSH_CONTROL_PATH_DIR"/*; do
+    [ -S "$s" ] && ssh -o ControlPath="$s" -O exit dummy >/dev/null 2>&1 || true
+  done
+  rm -rf "$ANSIBLE_SSH_CONTROL_PATH_DIR"
+}
+trap close_masters EXIT
 
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(default failover)
