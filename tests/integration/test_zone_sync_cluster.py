@@ -85,7 +85,7 @@ def test_flapping_check_is_suppressed_and_stays_out(consul_cluster, wapi_simulat
     # The check flips at every run; each fall is a flap (penalty 1000): the third takes the figure
     # over 2000.
     suppressed = []
-    for _ in range(3):
+    for _attempt in range(3):
         set_check(cluster, "flap", "prod-crowd02", "pass")
         result = records_result(sync.run())
         assert result["published"]["flap"] == [A]
@@ -212,7 +212,7 @@ def test_dead_lock_holder_is_released_by_session_ttl(consul_cluster, wapi_simula
     holder = sync.start(consul_dns_lock_holder="doomed-runner")
     try:
         cluster.wait_for(lambda: lock_session(cluster, key), 60, "the first run never took the lock")
-        cluster.wait_for(lambda: nios.sim.log.entries(), 60, "the first run never reached Infoblox")
+        cluster.wait_for(nios.sim.log.entries, 60, "the first run never reached Infoblox")
         holder.kill()  # dies holding the lock: nobody releases it
     finally:
         holder.close()

@@ -123,7 +123,7 @@ def test_one_outage_is_one_flap_and_never_suppressed():
 
 def flap(run, times, every=1):
     """``times`` outages of B: failing, then healthy again, ``every`` seconds apart."""
-    for _ in range(times):
+    for _step in range(times):
         run({A: True, B: False}, after=every)
         run({A: True, B: True}, after=every)
 
@@ -175,7 +175,7 @@ def test_maximum_suppression_caps_the_penalty():
     assert cfg.ceiling == pytest.approx(12000)
     run = Run(cfg)
     run({A: True, B: True})
-    for _ in range(120):  # an outage every half second for a minute
+    for _step in range(120):  # an outage every half second for a minute
         flap(run, 1, every=0.25)
         assert run.entry(B)["penalty"] <= 12000
     assert run.entry(B)["suppressed"]  # still flapping: still suppressed
