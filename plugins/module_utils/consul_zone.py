@@ -36,14 +36,19 @@ class ConsulZone(object):
         return [i for i in self.instances if not i.healthy]
 
 
+def read_selected_health(reader, selection):
+    """(leader, {service: health entries}) of the selected services: leader first, all or nothing."""
+    leader = reader.leader()
+    catalog = reader.services()
+    wanted = sorted(name for name, tags in catalog.items() if selection.wants_service(name, tags))
+    return leader, reader.health_of(wanted)
+
+
 def read_zone(reader, selection, zone, default_ttl=300):
     """Read ``zone`` through ``reader`` (a ConsulReader) with ``selection`` (a ServiceSelection)."""
     zone = normalize_zone(zone)
     calls_before = reader.http_calls
-    leader = reader.leader()
-    catalog = reader.services()
-    wanted = sorted(name for name, tags in catalog.items() if selection.wants_service(name, tags))
-    health = reader.health_of(wanted)
+    leader, health = read_selected_health(reader, selection)
     addresses = zone_addresses(health, selection, zone)
     records = address_records(addresses.addresses_by_name, default_ttl, addresses.ttl_by_name)
     return ConsulZone(zone, records, addresses, leader, reader.http_calls - calls_before)

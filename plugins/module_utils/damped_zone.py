@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul_zone import read_selected_health
 from ansible_collections.geant.consul_dns.plugins.module_utils.dns_names import normalize_zone
 from ansible_collections.geant.consul_dns.plugins.module_utils.flap_damping import (
     ALL_FAILING_POLICIES,
@@ -71,10 +72,7 @@ def _name_policies(health, selection, instances, meta_key, warnings):
 def observe(reader, selection, zone, all_failing_meta_key="dns_all_failing"):
     zone = normalize_zone(zone)
     calls_before = reader.http_calls
-    leader = reader.leader()
-    catalog = reader.services()
-    wanted = sorted(name for name, tags in catalog.items() if selection.wants_service(name, tags))
-    health = reader.health_of(wanted)
+    leader, health = read_selected_health(reader, selection)
     addresses = zone_addresses(health, selection, zone)
     observations = {}
     for instance in addresses.instances:
