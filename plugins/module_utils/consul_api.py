@@ -170,6 +170,17 @@ class ConsulReader(object):
         _index, entries = self._call("health of service %s" % name, self.client.health.service, name)
         return entries or []
 
+    # --- blocking queries (see consul_watch.py): index 0 asks for the current state at once ---
+    def watch_checks(self, index, wait):
+        """``(index, every check in the datacenter)`` from ``/v1/health/state/any``, blocking on ``index``."""
+        return self._call("all checks (blocking)", self.client.health.state, "any", index=index or None,
+                          wait="%ds" % wait)
+
+    def watch_services(self, index, wait):
+        """``(index, {service: tags})`` from ``/v1/catalog/services``, blocking on ``index``."""
+        return self._call("the service catalog (blocking)", self.client.catalog.services, index=index or None,
+                          wait="%ds" % wait)
+
     def health_of(self, names):
         """``{name: entries}`` for many services, read in parallel; any failed read fails it all.
 

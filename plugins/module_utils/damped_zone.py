@@ -131,6 +131,16 @@ class Decision(object):
     def record_dicts(self):
         return [dict(record.to_dict(self.zone), zone=self.zone) for record in self.records]
 
+    def as_result(self, state_written, bootstrap, leader):
+        """The ``consul_zone_records`` module's result keys (the watch service reports the same)."""
+        d = self.damping
+        return dict(
+            zone=self.zone, changed=self.changed, records=self.record_dicts(), published=d.published,
+            added=d.added, withdrawn=d.withdrawn, pending=d.pending, in_grace=d.in_grace,
+            suppressed=d.suppressed, kept=d.kept, report=self.report_lines(), state_written=state_written,
+            bootstrap=bootstrap, leader=leader,
+        )
+
     def report_lines(self):
         """Human readable lines on what the damping did (for the job log)."""
         d, lines = self.damping, []

@@ -21,6 +21,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import subprocess
 import tempfile
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.zone_model import ZoneSettings
@@ -130,19 +131,19 @@ def _settings(params):
         raise ZoneFileError("invalid zone settings: %s" % exc)
 
 
-def _validate_candidate(module, checker, zone, directory, name, text):
+def _validate_candidate(run_command, checker, zone, directory, name, text, path):
     """Write ``text`` to a temporary file in ``directory`` and check it; return the temporary path."""
     try:
         tmp_path = write_temp_file(directory, name, text)
     except (IOError, OSError) as exc:
         raise ZoneFileError("cannot write a temporary file in %s: %s" % (directory, exc))
     if checker:
-        ok, output = named_checkzone(module.run_command, checker, zone, tmp_path)
+        ok, output = named_checkzone(run_command, checker, zone, tmp_path)
         if not ok:
             _unlink_quietly(tmp_path)
             raise ZoneFileError(
                 "named-checkzone rejected the new zone %s; %s was not changed: %s"
-                % (zone, module.params["path"], output or "(no output)"),
+                % (zone, path, output or "(no output)"),
                 named_checkzone_output=output,
             )
     return tmp_path
@@ -178,7 +179,7 @@ def run_zone_file(module, today=None):
         checker = find_named_checkzone(module, params["validate"], params["named_checkzone_path"])
         # In check mode the candidate goes to the module's own temporary directory, never beside the zone.
         tmp_dir = module.tmpdir if module.check_mode else directory
-        tmp_path = _validate_candidate(module, checker, settings.zone, tmp_dir, name, plan.text)
+        tmp_path = _validate_candidate(module.run_command, checker, settings.zone, tmp_dir, name, plan.text, path)
         result["validated"] = bool(checker)
         if module.check_mode:
             _unlink_quietly(tmp_path)
@@ -207,4 +208,63 @@ def run_zone_file(module, today=None):
             result["diff"] = [content_diff, attr_diff]
         else:
             result["diff"] = content_diff
+    return result
+
+
+def run_command_plain(argv):
+    """``AnsibleModule.run_command`` for callers outside a module: ``(rc, stdout, stderr)``."""
+    completed = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return completed.returncode, completed.stdout, completed.stderr
+
+
+def _which_named_checkzone():
+    """``get_bin_path`` of named-checkzone without a module: PATH, then the usual sbin folders."""
+    for directory in os.environ.get("PATH", "").split(os.pathsep) + NAMED_CHECKZONE_DIRS:
+        candidate = os.path.join(directory, NAMED_CHECKZONE)
+        if directory and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def write_zone_file(path, settings, records, validate="auto", mode=0o644, allow_empty=False, today=None,
+                    run_command=run_command_plain):
+    """The ``zone_file`` module's work for a caller that is not a module (the watch service).
+
+    Same plan, serial and named-checkzone rules and the same order of a change (temporary file,
+    check, rename, fsync of the directory); no backup, owner or SELinux handling. Returns what the
+    module returns (without ``diff``) plus ``warnings``; raises :class:`ZoneFileError`.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    name = os.path.basename(path)
+    if not os.path.isdir(directory):
+        raise ZoneFileError("directory %s of path %s does not exist" % (directory, path))
+    existing_text = read_text(path)
+    try:
+        plan = plan_zone_file(settings, records, existing_text, today=today, allow_empty=allow_empty)
+    except ZoneTextError as exc:
+        raise ZoneFileError(str(exc))
+    result = dict(
+        changed=plan.changed, path=path, zone=settings.zone, serial=plan.serial,
+        previous_serial=plan.previous_serial, records=len(plan.records),
+        added=[r.to_dict() for r in plan.added], removed=[r.to_dict() for r in plan.removed],
+        soa_changed=plan.soa_changed, validated=False, warnings=list(plan.warnings),
+    )
+    if not plan.changed:
+        return result
+    checker = None
+    if validate != "never":
+        checker = _which_named_checkzone()
+        if checker is None and validate == "always":
+            raise ZoneFileError("validate=always but %s was found neither on PATH nor in %s"
+                                % (NAMED_CHECKZONE, ", ".join(NAMED_CHECKZONE_DIRS)))
+    tmp_path = _validate_candidate(run_command, checker, settings.zone, directory, name, plan.text, path)
+    result["validated"] = bool(checker)
+    try:
+        os.chmod(tmp_path, mode)
+        os.rename(tmp_path, path)
+    except OSError as exc:
+        raise ZoneFileError("cannot replace %s: %s" % (path, exc))
+    finally:
+        _unlink_quietly(tmp_path)  # gone after a successful rename
+    fsync_directory(directory)
     return result
