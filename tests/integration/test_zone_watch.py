@@ -1,0 +1,195 @@
+"""Watch mode (consul-dns-zone-watch) against a real 3-server Consul cluster with two client agents and
+the WAPI simulator: changes reach Infoblox without a timer, the damping still holds, only the lock
+holder writes, and a standby takes over when the holder stops or dies.
+
+Every wait has a generous deadline; how fast it converges is measured by the benchmark
+(bench/run.sh, "convergence"), not asserted here.
+"""
+
+import time
+
+import pytest
+
+from tests.integration.test_zone_sync_cluster import A, B, HOSTS, register, set_check
+from tests.integration.zone_sync_bed import nios_addresses, nios_create_zone, nios_writes
+from tests.integration.zone_watch_bed import WatchProcess, wait_until
+
+pytestmark = [pytest.mark.consul, pytest.mark.slow]
+
+
+def settings(cluster, nios, tmp_path, zone, services, lock, agent="prod-crowd01", **overrides):
+    if not nios.sim.store.has_zone("default", zone):
+        nios_create_zone(nios, zone)
+    values = {
+        "consul_dns_consul_address": cluster.clients[agent].http_url,
+        "consul_dns_zones": [{"name": zone, "nameservers": ["ns1.geant.net."], "services": services}],
+        "consul_dns_zone_dir": str(tmp_path / "zones"),
+        "consul_dns_zone_validate": "never",
+        "consul_dns_hold_down": 0,
+        "consul_dns_lock_key": "consul-dns/lock/%s" % lock,
+        "consul_dns_lock_delay": 1,
+        "consul_dns_watch_lock_ttl": 10,
+        "consul_dns_state_prefix": "consul-dns/state-%s" % lock,
+        "consul_dns_infoblox_server": nios.host, "consul_dns_infoblox_username": nios.username,
+        "consul_dns_infoblox_password": nios.password, "consul_dns_infoblox_ca_path": nios.ca_path,
+    }
+    values.update(overrides)
+    (tmp_path / "zones").mkdir(exist_ok=True)
+    return values
+
+
+def addresses(nios, zone, name):
+    return nios_addresses(nios, zone).get("%s.%s" % (name, zone), [])
+
+
+@pytest.fixture
+def watches():
+    started = []
+    yield started
+    for watch in started:
+        watch.close()
+
+
+def test_check_changes_reach_infoblox_without_a_timer(consul_cluster, wapi_simulator, tmp_path, watches):
+    cluster, nios, zone = consul_cluster, wapi_simulator, "watch.geant.services"
+    register(cluster, "wcrowd")
+    register(cluster, "wsteady")
+    watch = WatchProcess(tmp_path, "watch", settings(cluster, nios, tmp_path, zone, ["wcrowd", "wsteady"], "watch",
+                                                     consul_dns_watch_resync=3600))
+    watches.append(watch)
+    wait_until(lambda: addresses(nios, zone, "wcrowd") == [A, B], 30, "first sync never published both")
+
+    set_check(cluster, "wcrowd", "prod-crowd02", "fail", wait=False)
+    wait_until(lambda: addresses(nios, zone, "wcrowd") == [A], 15, "failed instance not withdrawn")
+    zone_text = (tmp_path / "zones" / ("%s.zone" % zone)).read_text()
+    assert "wcrowd 300 IN A 1.1.1.10" in zone_text and "wcrowd 300 IN A 1.1.1.11" not in zone_text
+
+    set_check(cluster, "wcrowd", "prod-crowd02", "pass", wait=False)
+    wait_until(lambda: addresses(nios, zone, "wcrowd") == [A, B], 15, "recovered instance not published")
+
+    # A check's output changing while its status stays is no change: no sync, no WAPI write.
+    syncs = watch.syncs()
+    nios.sim.log.clear()
+    for note in ("still fine", "fine again", "fine"):
+        cluster.clients["prod-crowd02"].set_ttl_check("wcrowd-prod-crowd02", "pass", note=note)
+    time.sleep(2)
+    assert watch.syncs() == syncs, watch.log()[-2000:]
+    assert nios_writes(nios) == []
+
+    # An instance without checks changes the catalog only (no check moves): it is picked up too.
+    extra = {"Name": "wcrowd", "ID": "wcrowd-extra", "Address": "1.1.1.12"}
+    cluster.clients["prod-crowd02"].register_service(extra)
+    wait_until(lambda: addresses(nios, zone, "wcrowd") == [A, B, "1.1.1.12"], 15, "new instance not published")
+    cluster.clients["prod-crowd02"].api("PUT", "/v1/agent/service/deregister/wcrowd-extra")
+    wait_until(lambda: addresses(nios, zone, "wcrowd") == [A, B], 15, "removed instance still published")
+
+    assert watch.terminate() == 0
+    assert "lock consul-dns/lock/watch released" in watch.log()
+
+
+def test_damping_and_shrink_guard_hold_in_watch_mode(consul_cluster, wapi_simulator, tmp_path, watches):
+    cluster, nios, zone = consul_cluster, wapi_simulator, "watchdamp.geant.services"
+    for service in ("wd1", "wd2", "wd3"):
+        register(cluster, service)
+    watch = WatchProcess(tmp_path, "damp", settings(cluster, nios, tmp_path, zone, ["wd1", "wd2", "wd3"], "damp",
+                                                    consul_dns_hold_down=3, consul_dns_watch_resync=3600))
+    watches.append(watch)
+    wait_until(lambda: addresses(nios, zone, "wd1") == [A, B], 30, "first sync never published")
+
+    set_check(cluster, "wd1", "prod-crowd02", "fail", wait=False)
+    wait_until(lambda: addresses(nios, zone, "wd1") == [A], 15, "failed instance not withdrawn")
+
+    # Recovery waits out the hold-down, and the service wakes for it with no Consul change.
+    set_check(cluster, "wd1", "prod-crowd02", "pass", wait=False)
+    watch.wait_log(r"wd1 1\.1\.1\.11 pending", 15)
+    assert addresses(nios, zone, "wd1") == [A]
+    wait_until(lambda: addresses(nios, zone, "wd1") == [A, B], 15, "not published after the hold-down")
+
+    # Every instance on prod-crowd02 failing at once loses half the zone: refused, Infoblox untouched.
+    set_check(cluster, "wd1", "prod-crowd01", "fail", wait=False)
+    for service in ("wd2", "wd3"):
+        for host in HOSTS:
+            set_check(cluster, service, host, "fail", wait=False)
+    watch.wait_log(r"refused: zone %s would lose" % zone.replace(".", r"\."), 15)
+    assert addresses(nios, zone, "wd2") == [A, B] and addresses(nios, zone, "wd1") == [A, B]
+    assert watch.proc.poll() is None  # a refusal is logged and retried, the service keeps running
+
+
+def lock_holder(cluster, key):
+    entry = cluster.clients["prod-crowd01"].api("GET", "/v1/kv/%s" % key)
+    return entry[0].get("Session") if entry else None
+
+
+def test_only_the_lock_holder_writes_and_a_standby_takes_over(consul_cluster, wapi_simulator, tmp_path, watches):
+    cluster, nios, zone = consul_cluster, wapi_simulator, "watchlock.geant.services"
+    register(cluster, "wl")
+    register(cluster, "wlsteady")
+    services, key = ["wl", "wlsteady"], "consul-dns/lock/wlock"
+
+    def start(name, agent):
+        watch = WatchProcess(tmp_path, name, settings(cluster, nios, tmp_path, zone, services, "wlock", agent=agent,
+                                                      consul_dns_lock_holder=name))
+        watches.append(watch)
+        return watch
+
+    first = start("first", "prod-crowd01")
+    first.wait_log("acquired", 30)
+    second = start("second", "prod-crowd02")
+    second.wait_log("standing by: lock %s is held by first" % key, 30)
+    wait_until(lambda: addresses(nios, zone, "wl") == [A, B], 30, "first sync never published")
+
+    set_check(cluster, "wl", "prod-crowd02", "fail", wait=False)
+    wait_until(lambda: addresses(nios, zone, "wl") == [A], 15, "holder did not push the change")
+    assert second.syncs() == 0 and "pushed to Infoblox" in first.log()
+
+    # A clean stop releases the lock: the standby takes over without waiting for a TTL.
+    assert first.terminate() == 0
+    second.wait_log("acquired", 15)
+    set_check(cluster, "wl", "prod-crowd02", "pass", wait=False)
+    wait_until(lambda: addresses(nios, zone, "wl") == [A, B], 15, "new holder did not push")
+    assert "pushed to Infoblox" in second.log()
+
+    # A holder that dies keeps the lock until Consul ends its session (TTL 10 s, up to twice that,
+    # plus the lock-delay); then the standby takes over and writes.
+    third = start("third", "prod-crowd01")
+    third.wait_log("standing by: lock %s is held by second" % key, 30)
+    session = lock_holder(cluster, key)
+    second.kill()
+    died = time.monotonic()
+    third.wait_log("acquired", 60)
+    took = time.monotonic() - died
+    assert lock_holder(cluster, key) not in (None, session)
+    set_check(cluster, "wl", "prod-crowd02", "fail", wait=False)
+    wait_until(lambda: addresses(nios, zone, "wl") == [A], 15, "the standby that took over did not push")
+    assert third.syncs() >= 1
+    print("takeover after SIGKILL of the holder: %.1fs (session TTL 10 s, lock-delay 1 s)" % took)
+
+
+def test_holder_that_loses_its_consul_agent_stops_writing(consul_cluster, wapi_simulator, tmp_path, watches):
+    """The holder's node fails (its agent is killed): its session dies with the node's serfHealth and
+    the standby on another node takes over; the old holder cannot write meanwhile."""
+    cluster, nios, zone = consul_cluster, wapi_simulator, "watchnode.geant.services"
+    register(cluster, "wn")
+    register(cluster, "wnsteady")
+    services = ["wn", "wnsteady"]
+    holder = WatchProcess(tmp_path, "onnode2", settings(cluster, nios, tmp_path, zone, services, "wnode",
+                                                        agent="prod-crowd02", consul_dns_lock_holder="onnode2"))
+    watches.append(holder)
+    holder.wait_log("acquired", 30)
+    standby = WatchProcess(tmp_path, "onnode1", settings(cluster, nios, tmp_path, zone, services, "wnode",
+                                                         consul_dns_lock_holder="onnode1"))
+    watches.append(standby)
+    standby.wait_log("standing by", 30)
+    wait_until(lambda: addresses(nios, zone, "wn") == [A, B], 30, "first sync never published")
+
+    agent = cluster.clients["prod-crowd02"]
+    agent.kill()
+    try:
+        standby.wait_log("acquired", 60)
+        # prod-crowd02's instances are gone with its node (serfHealth critical): withdrawn by the new holder.
+        wait_until(lambda: addresses(nios, zone, "wn") == [A], 20, "new holder did not withdraw the dead node")
+        holder.wait_log("lock consul-dns/lock/wnode lost|cannot renew", 30)
+    finally:
+        agent.start()
+        agent.wait_http()
+        cluster.wait_for(lambda: cluster.alive_members() == len(cluster.agents), 60, "prod-crowd02 did not rejoin")

@@ -1,0 +1,76 @@
+"""Run the watch service (roles/zone_sync/files/consul-dns-zone-watch) as the role's systemd unit does:
+a separate process reading a settings file, logging to a file that tests read."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import yaml
+
+from tests.playbook import REPO_ROOT
+
+WATCH_SCRIPT = REPO_ROOT / "roles" / "zone_sync" / "files" / "consul-dns-zone-watch"
+COLLECTIONS = REPO_ROOT / ".cache" / "collections"
+
+
+class WatchProcess(object):
+    def __init__(self, tmp, name, settings, once=False):
+        self.name = name
+        self.config = tmp / ("%s.yml" % name)
+        self.config.write_text(yaml.safe_dump(settings))
+        self.log_path = tmp / ("%s.log" % name)
+        cmd = [sys.executable, str(WATCH_SCRIPT), "--config", str(self.config),
+               "--collections-path", str(COLLECTIONS)] + (["--once"] if once else [])
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                         env=dict(os.environ, PYTHONUNBUFFERED="1"))
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def count(self, pattern):
+        return len(re.findall(pattern, self.log()))
+
+    def wait_log(self, pattern, timeout=30, count=1):
+        """Wait until ``pattern`` (a regex) appears ``count`` times in the log."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.count(pattern) >= count:
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError("%s exited (rc %s) waiting for %r:\n%s"
+                                     % (self.name, self.proc.returncode, pattern, self.log()[-3000:]))
+            time.sleep(0.05)
+        raise AssertionError("%s: %r not seen %d time(s) in %ss:\n%s"
+                             % (self.name, pattern, count, timeout, self.log()[-3000:]))
+
+    def syncs(self):
+        return self.count(r"INFO sync \d+ ")
+
+    def terminate(self, timeout=20):
+        """SIGTERM, as systemd stops the unit: the service releases the lock and exits 0."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill(self):
+        """SIGKILL to the process group: dies holding the lock, as a crashed service would."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def close(self):
+        self.kill()
+
+
+def wait_until(predicate, timeout, message, interval=0.05):
+    """Poll ``predicate``; return seconds it took. Deadlines are generous: no timing is asserted."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(interval)
+    raise AssertionError(message)
