@@ -17,6 +17,7 @@ import tracemalloc
 
 from bench import REPO_ROOT
 from bench.consul_seed import ZONE, SeededConsul
+from bench.convergence import Convergence
 from bench.nios import NiosSimulator
 from bench.pipeline import consul_read, full_sync
 from bench import playbooks
@@ -35,6 +36,12 @@ def parse_args(argv=None):
     parser.add_argument("--loop-runs", type=int, default=1, help="runs of the nios_a_record loop (median)")
     parser.add_argument("--change-percent", type=float, default=1.0, help="instances flipped in the change runs")
     parser.add_argument("--no-playbooks", action="store_true", help="skip every ansible-playbook measurement")
+    parser.add_argument("--convergence-trials", type=int, default=10,
+                        help="watch mode: checks turned critical, one at a time, at the first size (0: skip)")
+    parser.add_argument("--timer-trials", type=int, default=3, help="timer mode: zone_sync playbook runs timed")
+    parser.add_argument("--timer-period", type=float, default=60, help="timer mode: seconds between ticks (role: 60)")
+    parser.add_argument("--timer-random-delay", type=float, default=15,
+                        help="timer mode: systemd RandomizedDelaySec (role: 15)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 25x4 records, 2 runs, 1 playbook run, 10 records in the side-by-side")
     parser.add_argument("--consul-address", default="127.201.0.1", help="loopback address of the Consul dev agent")
@@ -47,6 +54,7 @@ def parse_args(argv=None):
     if options.quick:
         options.sizes, options.runs, options.playbook_runs = "25x4", 2, 1
         options.loop_records, options.loop_runs = 10, 1
+        options.convergence_trials, options.timer_trials = 3, 1
     options.sizes = [tuple(int(n) for n in item.lower().split("x")) for item in options.sizes.split(",") if item]
     instances = set(i for _s, i in options.sizes)
     if len(instances) != 1:
@@ -90,6 +98,7 @@ class Bench(object):
             "sizes": ["%dx%d" % s for s in options.sizes], "runs": options.runs,
             "playbook_runs": options.playbook_runs, "loop_records": options.loop_records,
             "loop_runs": options.loop_runs, "change_percent": options.change_percent, "quick": options.quick,
+            "convergence_trials": options.convergence_trials, "timer_trials": options.timer_trials,
             "statistic": "median"}, "sizes": {}}
 
     def log(self, message):
@@ -286,8 +295,12 @@ class Bench(object):
         self.consul.start()
         self.nios.start()
         try:
-            for services, instances in self.o.sizes:
+            for number, (services, instances) in enumerate(self.o.sizes):
                 self.measure_size(services, instances)
+                if number == 0 and self.o.convergence_trials > 0:
+                    self.results["convergence"] = Convergence(self.consul, self.nios, services, self.log).measure(
+                        self.o.convergence_trials, self.o.timer_trials, self.o.timer_period,
+                        self.o.timer_random_delay, timer=not self.o.no_playbooks and self.o.timer_trials > 0)
             if not self.o.no_playbooks:
                 self.side_by_side()
         finally:
@@ -353,6 +366,23 @@ def table(results):
     if "ansible_startup" in results:
         lines += ["", "ansible-playbook start-up (one ansible.builtin.ping task): %.2f s"
                   % results["ansible_startup"]["seconds"]]
+    conv = results.get("convergence")
+    if conv:
+        watch = conv["watch"]
+        lines += ["", "Convergence, check critical -> record deleted in the simulator (hold-down 0, %d records, "
+                  "WAPI polled every %g s):" % (conv["records"], conv["poll_seconds"]),
+                  "  %-44s median %6.2f s   worst %6.2f s   (%d trials; back after recovery: median %.2f s, "
+                  "worst %.2f s)" % ("watch mode (consul-dns-zone-watch)", watch["deleted_seconds"]["median"],
+                                     watch["deleted_seconds"]["worst"], watch["trials"],
+                                     watch["recovered_seconds"]["median"], watch["recovered_seconds"]["worst"])]
+        timer = conv.get("timer")
+        if timer:
+            lines += [
+                "  %-44s median %6.2f s   worst %6.2f s   (computed: tick every %g s + up to %g s random delay; "
+                "zone_sync playbook run measured: median %.2f s, worst %.2f s, %d runs)" % (
+                    "timer mode (systemd timer, playbook)", timer["deleted_seconds"]["median"],
+                    timer["deleted_seconds"]["worst"], timer["period_seconds"], timer["random_delay_seconds"],
+                    timer["run_seconds"]["median"], timer["run_seconds"]["worst"], timer["trials"])]
     sbs = results.get("side_by_side")
     if sbs:
         n = sbs["records"]

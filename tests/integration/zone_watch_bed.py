@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import yaml
 
@@ -17,13 +18,14 @@ COLLECTIONS = REPO_ROOT / ".cache" / "collections"
 
 
 class WatchProcess(object):
-    def __init__(self, tmp, name, settings, once=False):
+    def __init__(self, tmp, name, settings, once=False, collections=COLLECTIONS):
         self.name = name
         self.config = tmp / ("%s.yml" % name)
         self.config.write_text(yaml.safe_dump(settings))
         self.log_path = tmp / ("%s.log" % name)
-        cmd = [sys.executable, str(WATCH_SCRIPT), "--config", str(self.config),
-               "--collections-path", str(COLLECTIONS)] + (["--once"] if once else [])
+        script = Path(collections) / "ansible_collections" / "geant" / "consul_dns" / WATCH_SCRIPT.relative_to(REPO_ROOT)
+        cmd = [sys.executable, str(script), "--config", str(self.config),
+               "--collections-path", str(collections)] + (["--once"] if once else [])
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                          env=dict(os.environ, PYTHONUNBUFFERED="1"))
