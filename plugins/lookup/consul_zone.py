@@ -31,44 +31,8 @@ options:
     type: list
     elements: str
     required: true
-  consul_address:
-    description:
-      - URL of the Consul HTTP API, V(http://host:8500) or V(https://host:8501); V(host:port) means http.
-    type: str
-    default: http://127.0.0.1:8500
-    env:
-      - name: CONSUL_HTTP_ADDR
   consul_token:
     description: ACL token with C(service:read) and C(node:read) on what is published. Never logged.
-    type: str
-    env:
-      - name: CONSUL_HTTP_TOKEN
-  datacenter:
-    description: Datacenter to read; default the agent's own.
-    type: str
-  validate_certs:
-    description: Verify Consul's TLS certificate (https only).
-    type: bool
-    default: true
-  ca_path:
-    description: CA bundle that signed Consul's certificate.
-    type: path
-    env:
-      - name: CONSUL_CACERT
-  client_cert:
-    description: Client certificate for Consul's C(verify_incoming).
-    type: path
-    env:
-      - name: CONSUL_CLIENT_CERT
-  client_key:
-    description: Key of O(client_cert).
-    type: path
-    env:
-      - name: CONSUL_CLIENT_KEY
-  timeout:
-    description: Seconds to wait for each Consul HTTP call.
-    type: float
-    default: 10
   consistency:
     description: Consul read consistency mode. V(stale) lets any server answer (still refused without a leader).
     type: str
@@ -115,13 +79,14 @@ options:
     description: Publish instances with checks in C(warning) too.
     type: bool
     default: false
-requirements:
-  - python-consul2 (or its maintained fork py-consul)
 notes:
   - Consul has no single call for the health of every service; one read per selected service runs in a
     small thread pool.
 seealso:
   - module: geant.consul_dns.zone_file
+extends_documentation_fragment:
+  - geant.consul_dns.consul
+  - geant.consul_dns.consul.lookup
 """
 
 EXAMPLES = r"""
@@ -184,10 +149,10 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import (
-    CONSUL_IMPORT_ERROR,
-    ConsulError,
-    ConsulReader,
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import CONSUL_IMPORT_ERROR, ConsulError
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul_options import (
+    CONNECTION_OPTIONS,
+    reader_from_params,
 )
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul_zone import read_zone
 from ansible_collections.geant.consul_dns.plugins.module_utils.dns_names import InvalidDnsName
@@ -205,11 +170,8 @@ class LookupModule(LookupBase):
                                      "on the controller: %s" % CONSUL_IMPORT_ERROR.strip().splitlines()[-1])
         opt = self.get_option
         try:
-            reader = ConsulReader(
-                address=opt("consul_address"), token=opt("consul_token"), datacenter=opt("datacenter"),
-                validate_certs=opt("validate_certs"), ca_path=opt("ca_path"), client_cert=opt("client_cert"),
-                client_key=opt("client_key"), timeout=opt("timeout"), consistency=opt("consistency"),
-            )
+            connection = dict((name, opt(name)) for name, _kwarg in CONNECTION_OPTIONS)
+            reader = reader_from_params(connection, consistency=opt("consistency"))
             selection = ServiceSelection(
                 services=opt("services"), exclude=opt("exclude_services"), tags=opt("tags"),
                 meta=opt("service_meta"), dns_name_meta_key=opt("dns_name_meta_key"),

@@ -4,7 +4,8 @@
 """Consul KV and session I/O of the zone sync: the damping state and the one-writer lock.
 
 - :class:`ConsulKV` is the writing sibling of :class:`ConsulReader` (same connection options, same
-  error mapping, python-consul2 or py-consul underneath).
+  error mapping, python-consul2 or py-consul underneath). Modules build it from their parameters with
+  ``consul_options.kv_from_params``.
 - :class:`StateStore` keeps one zone's damping state as JSON under ``<prefix>/<zone>``. Every write
   is a check-and-set on the ModifyIndex read before (0 = the key must not exist yet), so two writers
   can never silently overwrite each other. A missing or unreadable state is reported as a warning and
@@ -52,27 +53,6 @@ def _text(value):
     return value
 
 
-def consul_argument_spec():
-    """Connection options shared by the modules that talk to Consul (same names as the lookup)."""
-    return dict(
-        consul_address=dict(type="str", default="http://127.0.0.1:8500"),
-        consul_token=dict(type="str", no_log=True),
-        datacenter=dict(type="str"),
-        validate_certs=dict(type="bool", default=True),
-        ca_path=dict(type="path"),
-        client_cert=dict(type="path"),
-        client_key=dict(type="path", no_log=False),
-        timeout=dict(type="float", default=10),
-    )
-
-
-def kv_from_params(params, **extra):
-    return ConsulKV(address=params["consul_address"], token=params["consul_token"],
-                    datacenter=params["datacenter"], validate_certs=params["validate_certs"],
-                    ca_path=params["ca_path"], client_cert=params["client_cert"],
-                    client_key=params["client_key"], timeout=params["timeout"], **extra)
-
-
 class ConsulKV(ConsulReader):
     """KV and session calls through the same adapter as the reads."""
 
@@ -82,6 +62,14 @@ class ConsulKV(ConsulReader):
         if not item:
             return 0, None, None
         return int(item.get("ModifyIndex") or 0), _text(item.get("Value")), item.get("Session")
+
+    def kv_watch(self, key, index, wait):
+        """``(index, (modify_index, value, session))`` of ``key``, blocking on ``index``."""
+        index, item = self._call("key %s (blocking)" % key, self.client.kv.get, key, index=index or None,
+                                 wait="%ds" % wait)
+        if not item:
+            return index, (0, None, None)
+        return index, (int(item.get("ModifyIndex") or 0), _text(item.get("Value")), item.get("Session"))
 
     def kv_put(self, key, value, cas=None, acquire=None, release=None):
         """True when Consul applied the write (False: CAS mismatch or lock not acquired/released)."""

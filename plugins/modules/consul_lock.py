@@ -25,34 +25,9 @@ description:
   - The key's value records who holds it (O(holder)), so that the others can report it.
   - Never reports RV(ignore:changed); taking the lock is bookkeeping of a run, not a change of the system.
 options:
-  consul_address:
-    description:
-      - URL of the Consul HTTP API, V(http://host:8500) or V(https://host:8501); V(host:port) means http.
-    type: str
-    default: http://127.0.0.1:8500
+  # consul_token (its type) and the other connection options: doc fragment geant.consul_dns.consul
   consul_token:
     description: ACL token with C(session:write) on the agent's node and C(key:write) on O(key). Never logged.
-    type: str
-  datacenter:
-    description: Datacenter of the lock; default the agent's own.
-    type: str
-  validate_certs:
-    description: Verify Consul's TLS certificate (https only).
-    type: bool
-    default: true
-  ca_path:
-    description: CA bundle that signed Consul's certificate.
-    type: path
-  client_cert:
-    description: Client certificate for Consul's C(verify_incoming).
-    type: path
-  client_key:
-    description: Key of O(client_cert).
-    type: path
-  timeout:
-    description: Seconds to wait for each Consul HTTP call.
-    type: float
-    default: 10
   key:
     description: KV key of the lock.
     type: str
@@ -80,8 +55,6 @@ options:
   holder:
     description: Who takes the lock, as the others report it. Default C(user@host pid N).
     type: str
-requirements:
-  - python-consul2 (or its maintained fork py-consul)
 attributes:
   check_mode:
     support: partial
@@ -99,6 +72,8 @@ seealso:
   - name: Consul sessions and distributed locks
     description: The session contract (TTL, checks, behaviour, lock-delay).
     link: https://developer.hashicorp.com/consul/docs/automate/session
+extends_documentation_fragment:
+  - geant.consul_dns.consul
 """
 
 EXAMPLES = r"""
@@ -166,12 +141,11 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import CONSUL_IMPORT_ERROR, ConsulError
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_state import (
-    ConsulLock,
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul_options import (
     consul_argument_spec,
-    holder_identity,
     kv_from_params,
 )
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul_state import ConsulLock, holder_identity
 
 
 def main():

@@ -35,36 +35,11 @@ description:
   - Fails, writing nothing, when Consul has no leader, cannot be reached, or any read fails.
   - Returns the records for M(geant.consul_dns.zone_file) and M(geant.consul_dns.infoblox_zone_sync).
 options:
-  consul_address:
-    description:
-      - URL of the Consul HTTP API, V(http://host:8500) or V(https://host:8501); V(host:port) means http.
-    type: str
-    default: http://127.0.0.1:8500
+  # consul_token (its type) and the other connection options: doc fragment geant.consul_dns.consul
   consul_token:
     description:
       - ACL token with C(service:read) and C(node:read) on what is published, C(key:write) on the state key
         and C(key:read) on O(lock_key), C(session:write) when O(session) is set. Never logged.
-    type: str
-  datacenter:
-    description: Datacenter to read; default the agent's own.
-    type: str
-  validate_certs:
-    description: Verify Consul's TLS certificate (https only).
-    type: bool
-    default: true
-  ca_path:
-    description: CA bundle that signed Consul's certificate.
-    type: path
-  client_cert:
-    description: Client certificate for Consul's C(verify_incoming).
-    type: path
-  client_key:
-    description: Key of O(client_cert).
-    type: path
-  timeout:
-    description: Seconds to wait for each Consul HTTP call.
-    type: float
-    default: 10
   consistency:
     description: Consul read consistency mode for the health reads.
     type: str
@@ -175,8 +150,6 @@ options:
   session:
     description: Session from M(geant.consul_dns.consul_lock). When set, the state is written only while it holds O(lock_key).
     type: str
-requirements:
-  - python-consul2 (or its maintained fork py-consul)
 attributes:
   check_mode:
     support: full
@@ -199,6 +172,8 @@ seealso:
   - name: RFC 2439
     description: BGP route flap damping, the model of the suppression.
     link: https://www.rfc-editor.org/rfc/rfc2439
+extends_documentation_fragment:
+  - geant.consul_dns.consul
 """
 
 EXAMPLES = r"""
@@ -311,12 +286,14 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import CONSUL_IMPORT_ERROR, ConsulError
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul_options import (
+    consul_argument_spec,
+    kv_from_params,
+)
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul_state import (
     ConsulLock,
     StateStore,
-    consul_argument_spec,
     holder_identity,
-    kv_from_params,
 )
 from ansible_collections.geant.consul_dns.plugins.module_utils.damped_zone import (
     ShrinkGuard,
