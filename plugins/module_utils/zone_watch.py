@@ -26,7 +26,8 @@ import logging
 import threading
 import time
 
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import ConsulError, ConsulReader
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import ConsulError
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul_options import CONNECTION_OPTIONS
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul_state import (
     ConsulKV,
     ConsulLock,
@@ -56,15 +57,11 @@ log = logging.getLogger("consul_dns.watch")
 
 
 def consul_connection(settings, timeout=None):
-    """ConsulReader keyword arguments from consul_dns_consul_* settings."""
-    return dict(
-        address=settings["consul_dns_consul_address"], token=settings.get("consul_dns_consul_token"),
-        datacenter=settings.get("consul_dns_consul_datacenter"),
-        validate_certs=bool(settings.get("consul_dns_consul_validate_certs", True)),
-        ca_path=settings.get("consul_dns_consul_ca_path"), client_cert=settings.get("consul_dns_consul_client_cert"),
-        client_key=settings.get("consul_dns_consul_client_key"),
-        timeout=float(timeout if timeout is not None else settings["consul_dns_consul_timeout"]),
-    )
+    """ConsulKV keyword arguments from the settings: ``consul_dns_consul_<argument>`` each."""
+    kwargs = dict((kwarg, settings.get("consul_dns_consul_" + kwarg)) for _option, kwarg in CONNECTION_OPTIONS)
+    kwargs["validate_certs"] = kwargs["validate_certs"] is None or bool(kwargs["validate_certs"])
+    kwargs["timeout"] = float(timeout if timeout is not None else kwargs["timeout"] or 10)
+    return kwargs
 
 
 class Trigger(object):

@@ -52,7 +52,7 @@ class Script(object):
         self.answers = list(answers)
         self.asked = []
 
-    def __call__(self, index, wait):
+    def __call__(self, index, _wait):
         self.asked.append(index)
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
@@ -78,9 +78,8 @@ def test_first_answer_is_the_baseline_and_only_real_changes_count():
 
 def test_index_is_change_counts_index_moves():
     script = Script([(10, {"a": []}), (10, {"a": []}), (11, {"a": []})])
-    watch = BlockingWatch("services", script, services_digest, lambda name: changes.append(name),
-                          index_is_change=True)
     changes = []
+    watch = BlockingWatch("services", script, services_digest, changes.append, index_is_change=True)
     for _ in range(3):
         watch.step()
     assert changes == ["services"]
@@ -88,9 +87,8 @@ def test_index_is_change_counts_index_moves():
 
 def test_index_going_backwards_resets_and_reports():
     script = Script([(50, {"a": []}), (20, {"a": []}), (21, {"a": []})])
-    watch = BlockingWatch("services", script, services_digest, lambda name: changes.append(name),
-                          index_is_change=True)
     changes = []
+    watch = BlockingWatch("services", script, services_digest, changes.append, index_is_change=True)
     for _ in range(3):
         watch.step()
     assert script.asked == [0, 50, 0]
@@ -124,7 +122,8 @@ def test_rate_limit():
     slept = []
 
     class Stop(object):
-        def wait(self, seconds):
+        @staticmethod
+        def wait(seconds):
             slept.append(seconds)
             now[0] += seconds
 
