@@ -130,6 +130,7 @@ class SyncJob(object):
     def run_zone(self, job, kv, wapi, lock, session, writer, now=None):
         outcome = dict(zone=job.zone, desired=None, zone_file=None, push=None, error=None, refused=None,
                        warnings=[])
+        step = "desired"  # the step running: a failure is reported in its result, as the module's would be
         try:
             observed = observe(kv, job.selection, job.zone, self.settings["consul_dns_all_failing_meta_key"])
             store = StateStore(kv, self.settings["consul_dns_state_prefix"], job.zone)
@@ -146,11 +147,13 @@ class SyncJob(object):
             outcome["desired"] = decision.as_result(state_written=written, bootstrap=previous is None,
                                                     leader=observed.leader)
 
+            step = "zone_file"
             zone_file = write_zone_file(job.zone_file, job.zone_settings, decision.record_dicts(),
                                         validate=self.validate, mode=self.zone_mode, allow_empty=job.allow_empty)
             outcome["warnings"].extend(zone_file.pop("warnings"))
             outcome["zone_file"] = zone_file
 
+            step = "push"
             if self.push and wapi is not None:
                 if session:
                     lock.check(session)
@@ -165,8 +168,10 @@ class SyncJob(object):
             raise  # not this zone's fault: the caller stops writing and stands by
         except (ZoneShrinkRefused, PlanRefused) as exc:
             outcome["refused"] = outcome["error"] = str(exc)
+            outcome[step] = dict(failed=True, refused=True, msg=str(exc))
         except (ConsulError, WapiError, SyncError, ZoneFileError, InvalidDnsName, ValueError) as exc:
             outcome["error"] = "%s: %s" % (job.zone, exc)
+            outcome[step] = dict(failed=True, msg=outcome["error"])
         return outcome
 
 

@@ -23,6 +23,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import logging
+import os
 import threading
 import time
 
@@ -40,18 +41,16 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.consul_watch impo
     next_index,
     services_digest,
 )
+from ansible_collections.geant.consul_dns.plugins.module_utils.sync_report import (
+    build_report,
+    prometheus_text,
+    read_text,
+    write_json,
+    write_textfile,
+    zone_outcome,
+)
 from ansible_collections.geant.consul_dns.plugins.module_utils.wapi_client import WapiClient
 from ansible_collections.geant.consul_dns.plugins.module_utils.zone_sync_job import SyncJob, next_wakeup
-
-# Defaults of the watch-only settings (documented in docs/zone_sync.md, "Watch mode").
-WATCH_DEFAULTS = {
-    "consul_dns_watch_wait": 300,          # longest blocking query (Consul caps it at 600)
-    "consul_dns_watch_settle": 0.1,        # gather a burst of changes into one sync
-    "consul_dns_watch_min_interval": 1,    # at most one sync per this many seconds
-    "consul_dns_watch_resync": 300,        # full sync at least this often, changes or not
-    "consul_dns_watch_retry_max": 30,      # longest wait before retrying a failed sync
-    "consul_dns_watch_lock_ttl": 15,       # session TTL while watching (renewed every TTL/3)
-}
 
 log = logging.getLogger("consul_dns.watch")
 
@@ -108,8 +107,8 @@ class ZoneWatchService(object):
     """The watch service; :meth:`run` blocks until :meth:`stop` (SIGTERM) and releases the lock."""
 
     def __init__(self, settings, reporter=None):
-        self.settings = dict(WATCH_DEFAULTS, **settings)
-        s = self.settings
+        # Every consul_dns_* setting, defaults included (playbooks/vars/zone_sync_defaults.yml).
+        self.settings = s = dict(settings)
         self.job = SyncJob(s)
         self.wait = min(600, max(1, int(s["consul_dns_watch_wait"])))
         self.settle = float(s["consul_dns_watch_settle"])
@@ -178,6 +177,7 @@ class ZoneWatchService(object):
                 if holder != reported:
                     log.info("standing by: lock %s is held by %s", self.lock.key, holder)
                     reported = holder
+                    self._report_standby(info)
                 if not info.get("session"):
                     # Free but refused: Consul's lock-delay after the last holder's session ended.
                     self.stop_event.wait(1)
@@ -191,6 +191,17 @@ class ZoneWatchService(object):
                 index = 0
                 self.stop_event.wait(backoff)
         return None
+
+    def _report_standby(self, info):
+        """A standby's report says it is skipped and who writes (as a timer run that finds the lock held)."""
+        if self.reporter is None:
+            return
+        now = time.time()
+        lock = {"key": self.lock.key, "acquired": False, "holder": info.get("holder"), "since": info.get("since")}
+        try:
+            self.reporter([], now, now, self.holder, lock=lock)
+        except (IOError, OSError, ValueError) as exc:
+            log.warning("cannot write the sync report: %s", exc)
 
     def _hold(self, session):
         self.session = session
@@ -227,7 +238,9 @@ class ZoneWatchService(object):
         log.info("sync %d (%s) took %.3fs", self.syncs, ", ".join(sorted(reasons)) or "timer", finished - started)
         if self.reporter is not None:
             try:
-                self.reporter(outcomes, started, finished, self.holder)
+                self.reporter(outcomes, started, finished, self.holder,
+                              lock={"key": self.lock.key, "acquired": True, "holder": self.holder}
+                              if self.lock is not None else None)
             except (IOError, OSError, ValueError) as exc:
                 log.warning("cannot write the sync report: %s", exc)
         return outcomes
@@ -321,6 +334,26 @@ class ZoneWatchService(object):
         self.trigger.set("stop")
 
 
+
+def report_paths(settings):
+    """(JSON summary path or None, Prometheus textfile path or None), as the playbook resolves them."""
+    report_file = settings.get("consul_dns_report_file")
+    if report_file == "auto":
+        report_file = os.path.join(os.path.dirname(os.path.normpath(settings["consul_dns_zone_dir"])), "last_sync.json")
+    return report_file or None, settings.get("consul_dns_metrics_file") or None
+
+
 def file_reporter(settings):
-    """TEMP: replaced by the sync_report wiring."""
-    return None
+    """A reporter writing the same JSON summary and metrics as the playbook (mode ``watch``), or None."""
+    report_file, metrics_file = report_paths(settings)
+    if not report_file and not metrics_file:
+        return None
+
+    def report(outcomes, started, finished, holder, lock=None):
+        zones = [zone_outcome(o["zone"], o["desired"], o["zone_file"], o["push"]) for o in outcomes]
+        summary = build_report(zones, started, finished, "watch", holder=holder, lock=lock)
+        if report_file:
+            write_json(report_file, summary)
+        if metrics_file:
+            write_textfile(metrics_file, prometheus_text(summary, read_text(metrics_file)))
+    return report

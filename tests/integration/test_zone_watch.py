@@ -6,6 +6,7 @@ Every wait has a generous deadline; how fast it converges is measured by the ben
 (bench/run.sh, "convergence"), not asserted here.
 """
 
+import json
 import time
 
 import pytest
@@ -38,6 +39,13 @@ def settings(cluster, nios, tmp_path, zone, services, lock, agent="prod-crowd01"
     return values
 
 
+def report(path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def addresses(nios, zone, name):
     return nios_addresses(nios, zone).get("%s.%s" % (name, zone), [])
 
@@ -54,8 +62,10 @@ def test_check_changes_reach_infoblox_without_a_timer(consul_cluster, wapi_simul
     cluster, nios, zone = consul_cluster, wapi_simulator, "watch.geant.services"
     register(cluster, "wcrowd")
     register(cluster, "wsteady")
+    metrics = tmp_path / "textfile" / "consul_dns.prom"
     watch = WatchProcess(tmp_path, "watch", settings(cluster, nios, tmp_path, zone, ["wcrowd", "wsteady"], "watch",
-                                                     consul_dns_watch_resync=3600))
+                                                     consul_dns_watch_resync=3600,
+                                                     consul_dns_metrics_file=str(metrics)))
     watches.append(watch)
     wait_until(lambda: addresses(nios, zone, "wcrowd") == [A, B], 30, "first sync never published both")
 
@@ -63,6 +73,15 @@ def test_check_changes_reach_infoblox_without_a_timer(consul_cluster, wapi_simul
     wait_until(lambda: addresses(nios, zone, "wcrowd") == [A], 15, "failed instance not withdrawn")
     zone_text = (tmp_path / "zones" / ("%s.zone" % zone)).read_text()
     assert "wcrowd 300 IN A 1.1.1.10" in zone_text and "wcrowd 300 IN A 1.1.1.11" not in zone_text
+    # The same report as the playbook's (consul_dns_report_file auto: next to the zone folder), mode watch.
+    wait_until(lambda: report(tmp_path / "last_sync.json").get("totals", {}).get("records") == 3, 10,
+               "report not written")
+    summary = report(tmp_path / "last_sync.json")
+    assert summary["mode"] == "watch" and summary["success"] and summary["lock"]["acquired"]
+    assert summary["zones"][zone]["withdrawn"] == 1 and summary["zones"][zone]["push"]["deleted"] == 1
+    text = metrics.read_text()
+    assert 'consul_dns_zone_records{zone="%s"} 3' % zone in text
+    assert "consul_dns_sync_success 1" in text
 
     set_check(cluster, "wcrowd", "prod-crowd02", "pass", wait=False)
     wait_until(lambda: addresses(nios, zone, "wcrowd") == [A, B], 15, "recovered instance not published")
@@ -128,7 +147,8 @@ def test_only_the_lock_holder_writes_and_a_standby_takes_over(consul_cluster, wa
 
     def start(name, agent):
         watch = WatchProcess(tmp_path, name, settings(cluster, nios, tmp_path, zone, services, "wlock", agent=agent,
-                                                      consul_dns_lock_holder=name))
+                                                      consul_dns_lock_holder=name,
+                                                      consul_dns_report_file=str(tmp_path / ("%s.json" % name))))
         watches.append(watch)
         return watch
 
@@ -136,6 +156,8 @@ def test_only_the_lock_holder_writes_and_a_standby_takes_over(consul_cluster, wa
     first.wait_log("acquired", 30)
     second = start("second", "prod-crowd02")
     second.wait_log("standing by: lock %s is held by first" % key, 30)
+    standby_report = report(tmp_path / "second.json")
+    assert standby_report["skipped"] == "lock %s is held by first" % key and standby_report["ok"]
     wait_until(lambda: addresses(nios, zone, "wl") == [A, B], 30, "first sync never published")
 
     set_check(cluster, "wl", "prod-crowd02", "fail", wait=False)
