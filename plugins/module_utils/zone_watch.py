@@ -334,7 +334,6 @@ class ZoneWatchService(object):
         self.trigger.set("stop")
 
 
-
 def report_paths(settings):
     """(JSON summary path or None, Prometheus textfile path or None), as the playbook resolves them."""
     report_file = settings.get("consul_dns_report_file")

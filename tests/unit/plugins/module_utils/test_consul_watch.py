@@ -70,7 +70,7 @@ def test_first_answer_is_the_baseline_and_only_real_changes_count():
     passing, critical = [check("n", "c", "passing")], [check("n", "c", "critical")]
     script = Script([(10, passing), (10, passing), (11, passing), (12, critical), (12, critical)])
     watch, changes = make_watch(script)
-    for _ in range(5):
+    for _step in range(5):
         watch.step()
     assert changes == ["checks"]  # the index moving (11) without a status change is not a change
     assert script.asked == [0, 10, 10, 11, 12]
@@ -80,7 +80,7 @@ def test_index_is_change_counts_index_moves():
     script = Script([(10, {"a": []}), (10, {"a": []}), (11, {"a": []})])
     changes = []
     watch = BlockingWatch("services", script, services_digest, changes.append, index_is_change=True)
-    for _ in range(3):
+    for _step in range(3):
         watch.step()
     assert changes == ["services"]
 
@@ -89,7 +89,7 @@ def test_index_going_backwards_resets_and_reports():
     script = Script([(50, {"a": []}), (20, {"a": []}), (21, {"a": []})])
     changes = []
     watch = BlockingWatch("services", script, services_digest, changes.append, index_is_change=True)
-    for _ in range(3):
+    for _step in range(3):
         watch.step()
     assert script.asked == [0, 50, 0]
     assert watch.resets == 1
