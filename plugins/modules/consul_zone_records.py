@@ -376,12 +376,7 @@ def main():
 
     for warning in state_warnings + decision.warnings:
         module.warn("%s: %s" % (zone, warning))
-    d = decision.damping
-    result.update(
-        changed=decision.changed, records=decision.record_dicts(), published=d.published, added=d.added,
-        withdrawn=d.withdrawn, pending=d.pending, in_grace=d.in_grace, suppressed=d.suppressed, kept=d.kept,
-        report=decision.report_lines(), state_written=written, bootstrap=previous is None, leader=observed.leader,
-    )
+    result.update(decision.as_result(state_written=written, bootstrap=previous is None, leader=observed.leader))
     module.exit_json(**result)
 
 
