@@ -6,7 +6,10 @@
 #   - starts the local Infoblox stand-in (the WAPI simulator, https://127.0.0.1:8443, admin/infoblox)
 #     with zone geant.services,
 #   - runs the sync playbook: zone file .cache/demo/geant.services.zone, records pushed to the stand-in.
-# Usage: scripts/demo.sh [run|fail crowd-prod-crowd02|recover crowd-prod-crowd02|stop]
+#   - "watch" then starts the watch service (roles/zone_sync/files/consul-dns-zone-watch) on the same
+#     Consul and stand-in: from then on fail/recover reach the zone file and the stand-in by themselves
+#     within about a second (its log: .cache/demo/watch.log).
+# Usage: scripts/demo.sh [run|watch|fail crowd-prod-crowd02|recover crowd-prod-crowd02|stop]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -18,7 +21,7 @@ nios_port=${CONSUL_DNS_DEMO_NIOS_PORT:-8443}
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 stop_all() {
-  for name in consul nios; do
+  for name in watch consul nios; do
     if running "$demo/$name.pid"; then kill "$(cat "$demo/$name.pid")"; echo "demo: stopped $name"; fi
     rm -f "$demo/$name.pid"
   done
@@ -78,6 +81,28 @@ run_sync() {
   cat "$demo/geant.services.zone"
 }
 
+start_watch() {
+  running "$demo/watch.pid" && { echo "demo: the watch service already runs (pid $(cat "$demo/watch.pid"))"; return 0; }
+  cat > "$demo/watch.yml" <<SETTINGS
+consul_dns_consul_address: http://$consul_addr:8500
+consul_dns_zones:
+  - {name: geant.services, nameservers: [ns1.geant.net.], hostmaster: hostmaster@geant.org}
+consul_dns_zone_dir: $demo
+consul_dns_hold_down: 0
+consul_dns_lock_delay: 0
+consul_dns_state_prefix: consul-dns/demo-state
+consul_dns_infoblox_server: 127.0.0.1:$nios_port
+consul_dns_infoblox_username: admin
+consul_dns_infoblox_password: infoblox
+consul_dns_infoblox_ca_path: $demo/nios-tls/wapi-simulator-ca.pem
+SETTINGS
+  nohup .venv/bin/python roles/zone_sync/files/consul-dns-zone-watch --config "$demo/watch.yml" \
+    --collections-path "$root/.cache/collections" >>"$demo/watch.log" 2>&1 &
+  echo $! > "$demo/watch.pid"
+  for _ in $(seq 1 50); do grep -q "INFO sync " "$demo/watch.log" 2>/dev/null && break; sleep 0.2; done
+  echo "demo: watch service running (pid $(cat "$demo/watch.pid"), log $demo/watch.log); try: $0 fail crowd-prod-crowd02"
+}
+
 case "${1:-run}" in
   run)
     bash scripts/bootstrap.sh
@@ -86,7 +111,14 @@ case "${1:-run}" in
     # Move one instance in or out of maintenance mode (its checks turn critical), then sync again.
     enable=$([ "$1" = fail ] && echo true || echo false)
     curl -fsS -X PUT "http://$consul_addr:8500/v1/agent/service/maintenance/${2:?service id, e.g. crowd-prod-crowd02}?enable=$enable&reason=demo"
-    run_sync ;;
+    if running "$demo/watch.pid"; then
+      sleep 2  # the watch service syncs by itself
+      echo "--- last lines of $demo/watch.log"; tail -n 5 "$demo/watch.log"
+      echo "--- $demo/geant.services.zone"; cat "$demo/geant.services.zone"
+    else
+      run_sync
+    fi ;;
+  watch) start_consul; start_nios; wait_healthy; start_watch ;;
   stop) stop_all ;;
-  *) echo "usage: $0 [run|fail SERVICE_ID|recover SERVICE_ID|stop]" >&2; exit 2 ;;
+  *) echo "usage: $0 [run|watch|fail SERVICE_ID|recover SERVICE_ID|stop]" >&2; exit 2 ;;
 esac
