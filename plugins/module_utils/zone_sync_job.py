@@ -123,16 +123,19 @@ class SyncJob(object):
         self.zone_mode = int(str(settings["consul_dns_zone_file_mode"]), 8)
         self.validate = settings["consul_dns_zone_validate"]
 
-    def run(self, kv, wapi=None, lock=None, session=None, writer="consul_dns watch", now=None):
-        """Sync every zone once; returns one outcome dict per zone (see the module docstring)."""
-        return [self.run_zone(job, kv, wapi, lock, session, writer, now) for job in self.zones]
+    def run(self, kv, wapi=None, lock=None, session=None, writer="consul_dns watch", now=None, reader=None):
+        """Sync every zone once; returns one outcome dict per zone (see the module docstring).
 
-    def run_zone(self, job, kv, wapi, lock, session, writer, now=None):
+        ``reader`` reads health (default ``kv``; the watch service passes one with a cache).
+        """
+        return [self.run_zone(job, kv, wapi, lock, session, writer, now, reader) for job in self.zones]
+
+    def run_zone(self, job, kv, wapi, lock, session, writer, now=None, reader=None):
         outcome = dict(zone=job.zone, desired=None, zone_file=None, push=None, error=None, refused=None,
                        warnings=[])
         step = "desired"  # the step running: a failure is reported in its result, as the module's would be
         try:
-            observed = observe(kv, job.selection, job.zone, self.settings["consul_dns_all_failing_meta_key"])
+            observed = observe(reader or kv, job.selection, job.zone, self.settings["consul_dns_all_failing_meta_key"])
             store = StateStore(kv, self.settings["consul_dns_state_prefix"], job.zone)
             previous, state_warnings = store.load()
             decision = decide(observed, previous, time.time() if now is None else now, job.damping,

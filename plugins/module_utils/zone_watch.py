@@ -37,6 +37,8 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.consul_state impo
 )
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul_watch import (
     BlockingWatch,
+    CachedHealthReader,
+    HealthCache,
     checks_digest,
     next_index,
     services_digest,
@@ -124,6 +126,9 @@ class ZoneWatchService(object):
         # Blocking queries hold a connection for up to wait + wait/16: their own clients, longer timeout.
         self.blocking_timeout = self.wait * 1.1 + float(s["consul_dns_consul_timeout"])
         self.lock = ConsulLock(self.kv, s["consul_dns_lock_key"]) if self.lock_enabled else None
+        # Health of the services whose checks did not change is reused (see consul_watch.HealthCache).
+        self.health_cache = HealthCache()
+        self.reader = CachedHealthReader(self.kv, self.health_cache)
         self.wapi = None
         if self.job.push:
             self.wapi = WapiClient(
@@ -146,10 +151,11 @@ class ZoneWatchService(object):
     def start_watches(self):
         checks_reader, services_reader = self._blocking_reader(), self._blocking_reader()
         common = dict(on_change=self.trigger.set, on_error=self._watch_error, wait=self.wait, stop=self.stop_event)
+        cache = self.health_cache
         self.watches = [
-            BlockingWatch("checks", checks_reader.watch_checks, checks_digest, **common),
+            BlockingWatch("checks", checks_reader.watch_checks, checks_digest, on_data=cache.mark_checks, **common),
             BlockingWatch("services", services_reader.watch_services, services_digest, index_is_change=True,
-                          **common),
+                          on_data=lambda previous, current: cache.mark_all(), **common),
         ]
         for watch in self.watches:
             watch.start()
@@ -225,8 +231,12 @@ class ZoneWatchService(object):
     # ------------------------------------------------------------------ sync
     def sync(self, reasons):
         started = time.time()
+        if reasons != {"checks"}:
+            self.health_cache.mark_all()  # periodic, retry, new holder, catalog change: read everything
+        reads_before, reused_before = self.health_cache.reads, self.health_cache.reused
         try:
-            outcomes = self.job.run(self.kv, self.wapi, self.lock, self.session, writer=self.holder, now=started)
+            outcomes = self.job.run(self.kv, self.wapi, self.lock, self.session, writer=self.holder, now=started,
+                                    reader=self.reader)
         except LockLost as exc:
             self._lock_lost(str(exc))
             return None
@@ -235,7 +245,9 @@ class ZoneWatchService(object):
         self.last_outcomes = outcomes
         for outcome in outcomes:
             self._log_outcome(outcome)
-        log.info("sync %d (%s) took %.3fs", self.syncs, ", ".join(sorted(reasons)) or "timer", finished - started)
+        log.info("sync %d (%s) took %.3fs; health read for %d service(s), %d unchanged", self.syncs,
+                 ", ".join(sorted(reasons)), finished - started, self.health_cache.reads - reads_before,
+                 self.health_cache.reused - reused_before)
         if self.reporter is not None:
             try:
                 self.reporter(outcomes, started, finished, self.holder,

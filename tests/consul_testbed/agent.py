@@ -200,7 +200,14 @@ class ConsulCluster(object):
             agent.wait_http()
         self.wait_for(self.has_leader, timeout, "no leader elected")
         self.wait_for(lambda: self.alive_members() == len(self.agents), timeout, "not all members alive")
+        # An agent registers its node in the catalog shortly after joining; a service registered
+        # before that fails with "Missing node registration".
+        self.wait_for(lambda: self.catalog_nodes() >= set(a.name for a in self.agents), timeout,
+                      "not every node registered in the catalog")
         return self
+
+    def catalog_nodes(self):
+        return set(node["Node"] for node in self.any_live_server().api("GET", "/v1/catalog/nodes"))
 
     def any_live_server(self):
         for server in self.servers:

@@ -16,6 +16,9 @@ def consul_dev(worker_id):
     try:
         agent.wait_http()
         ConsulCluster.wait_for(lambda: bool(agent.api("GET", "/v1/status/leader")), 30, "dev agent has no leader")
+        # Services registered before the agent's own node is in the catalog fail ("Missing node registration").
+        ConsulCluster.wait_for(lambda: any(n["Node"] == agent.name for n in agent.api("GET", "/v1/catalog/nodes")),
+                               30, "dev agent's node never reached the catalog")
         yield agent
     finally:
         agent.cleanup()

@@ -7,6 +7,8 @@ import pytest
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import ConsulUnavailable
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul_watch import (
     BlockingWatch,
+    CachedHealthReader,
+    HealthCache,
     RateLimit,
     checks_digest,
     next_index,
@@ -131,3 +133,68 @@ def test_rate_limit():
     now[0] += 0.5
     rate.wait(Stop())
     assert slept == [1.5]
+
+
+def entry(node, service):
+    return {"Node": {"Node": node}, "Service": {"Service": service, "ID": "%s-%s" % (service, node)}, "Checks": []}
+
+
+class CountingReader(object):
+    def __init__(self, fail=False):
+        self.read = []
+        self.http_calls = 0
+        self.fail = fail
+
+    def health_of(self, names):
+        if self.fail:
+            raise ConsulUnavailable("down")
+        self.read.append(sorted(names))
+        return dict((n, [entry("n1" if n != "c" else "n2", n)]) for n in names)
+
+
+def digest(*checks):
+    return checks_digest([dict(check(node, cid, status, sid), ServiceName=name) for node, cid, sid, name, status in checks])
+
+
+def test_health_cache_rereads_only_what_changed():
+    cache = HealthCache()
+    counting = CountingReader()
+    reader = CachedHealthReader(counting, cache)
+    assert set(reader.health_of(["a", "b", "c"])) == {"a", "b", "c"}  # first read: everything
+    before = digest(("n1", "ca", "a-n1", "a", "passing"), ("n1", "cb", "b-n1", "b", "passing"),
+                    ("n2", "cc", "c-n2", "c", "passing"), ("n2", "serfHealth", "", "", "passing"))
+
+    cache.mark_checks(before, before - {("n1", "ca", "a-n1", "passing", "a")}
+                      | {("n1", "ca", "a-n1", "critical", "a")})
+    reader.health_of(["a", "b", "c"])
+    # A node check moves: every cached service on that node.
+    cache.mark_checks(before, before - {("n2", "serfHealth", "", "passing", "")}
+                      | {("n2", "serfHealth", "", "critical", "")})
+    reader.health_of(["a", "b", "c"])
+    reader.health_of(["a", "b", "c", "d"])  # a service not cached yet is read
+    cache.mark_all()
+    reader.health_of(["a", "b"])
+    assert counting.read == [["a", "b", "c"], ["a"], ["c"], ["d"], ["a", "b"]]
+    assert cache.reused == 2 + 2 + 3
+
+
+def test_health_cache_keeps_marks_of_a_failed_read():
+    cache = HealthCache()
+    CachedHealthReader(CountingReader(), cache).health_of(["a", "b"])
+    before = digest(("n1", "ca", "a-n1", "a", "passing"))
+    cache.mark_checks(before, digest(("n1", "ca", "a-n1", "a", "critical")))
+    with pytest.raises(ConsulUnavailable):
+        CachedHealthReader(CountingReader(fail=True), cache).health_of(["a", "b"])
+    counting = CountingReader()
+    CachedHealthReader(counting, cache).health_of(["a", "b"])
+    assert counting.read == [["a"]]
+
+
+def test_watch_hands_both_digests_to_on_data():
+    seen = []
+    script = Script([(1, [check("n", "c", "passing")]), (2, [check("n", "c", "critical")])])
+    watch = BlockingWatch("checks", script, checks_digest, lambda name: None,
+                          on_data=lambda previous, current: seen.append((previous, current)))
+    watch.step()
+    watch.step()
+    assert seen == [(checks_digest([check("n", "c", "passing")]), checks_digest([check("n", "c", "critical")]))]
