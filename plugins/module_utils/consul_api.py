@@ -151,7 +151,7 @@ class ConsulReader(object):
             if "No cluster leader" in text or "rpc error" in text.lower():
                 raise ConsulUnavailable("Consul at %s has no usable leader (reading %s): %s"
                                         % (self.address, what, text))
-            raise ConsulError("Consul at %s failed reading %s: %s" % (self.address, what, text))
+            raise ConsulError("Consul at %s failed on %s: %s" % (self.address, what, text))
 
     def leader(self):
         """Address of the Raft leader; raise ConsulUnavailable when the cluster has none."""

@@ -20,10 +20,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import json
 import os
 import socket
 import time
+import zlib
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import (
     ConsulError,
@@ -35,6 +37,35 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.flap_damping impo
 # Consul accepts session TTLs of 10 s to 24 h and lock delays of 0 to 60 s.
 MIN_SESSION_TTL, MAX_SESSION_TTL = 10, 86400
 MAX_LOCK_DELAY = 60
+
+
+# Consul refuses KV values over kv_max_value_size (512 KiB by default). A state in plain JSON takes
+# about 160 bytes per address, so zones over ~1,600 addresses are stored compressed (about 20 bytes
+# per address: ~25,000 addresses fit), with the same fields readable around the compressed data.
+PLAIN_STATE_LIMIT = 256 * 1024
+COMPRESSED_ENCODING = "zlib+base64"
+
+
+def state_text(document):
+    """The KV value of a state document: compact JSON, compressed inside a JSON wrapper when large."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    if len(text) <= PLAIN_STATE_LIMIT:
+        return text
+    wrapper = dict((k, v) for k, v in document.items() if k != "addresses")
+    wrapper.update(encoding=COMPRESSED_ENCODING, addresses_count=len(document.get("addresses") or {}),
+                   data=base64.b64encode(zlib.compress(text.encode("utf-8"), 9)).decode("ascii"))
+    return json.dumps(wrapper, sort_keys=True, separators=(",", ":"))
+
+
+def state_from_text(text):
+    """The state document of a KV value written by :func:`state_text` (ValueError when unreadable)."""
+    document = json.loads(text)
+    if isinstance(document, dict) and document.get("encoding") == COMPRESSED_ENCODING:
+        try:
+            document = json.loads(zlib.decompress(base64.b64decode(document["data"])).decode("utf-8"))
+        except (KeyError, TypeError, zlib.error, base64.binascii.Error) as exc:
+            raise ValueError("compressed state cannot be decoded: %s" % exc)
+    return document
 
 
 class StateConflict(ConsulError):
@@ -118,7 +149,7 @@ class StateStore(object):
             return None, ["no damping state at Consul key %s: starting clean (healthy addresses are published "
                           "at once)" % self.key]
         try:
-            state = valid_state(json.loads(value))
+            state = valid_state(state_from_text(value))
         except ValueError as exc:
             self.loaded = None
             return None, ["damping state at Consul key %s is unreadable (%s): starting clean" % (self.key, exc)]
@@ -136,7 +167,7 @@ class StateStore(object):
     def save(self, state, zone, writer):
         """Write ``state`` with ``cas`` = the index loaded; raise StateConflict when it lost."""
         document = dict(self.content(state), zone=zone, updated_at=int(time.time()), updated_by=writer)
-        text = json.dumps(document, sort_keys=True, separators=(",", ":"))
+        text = state_text(document)
         if not self.kv.kv_put(self.key, text, cas=self.index):
             raise StateConflict(
                 "the damping state at Consul key %s changed since it was read (check-and-set on ModifyIndex %d "

@@ -59,6 +59,22 @@ def test_state_store_cas_missing_and_corrupt(consul_dev):
     assert other.load()[0]["addresses"] == first["addresses"]
 
 
+def test_large_state_is_stored_compressed_under_consuls_value_limit(consul_dev):
+    """10,000 addresses are ~1.6 MB of JSON, over Consul's kv_max_value_size (512 KiB)."""
+    kv = ConsulKV(consul_dev.http_url)
+    store = StateStore(kv, "consul-dns/state", ZONE)
+    store.load()
+    big = {"version": 1, "addresses": dict(
+        ("svc%05d/10.0.%d.%d" % (i // 4, i >> 8 & 255, i & 255),
+         {"healthy": True, "since": 1764051234.5 + i, "published": True, "penalty": 0.0,
+          "penalty_at": 1764051234.5, "suppressed": False, "flaps": 0}) for i in range(10000))}
+    store.save(big, ZONE, "test")
+    raw = consul_dev.api("GET", "/v1/kv/consul-dns/state/geant.services?raw")
+    assert raw["encoding"] == "zlib+base64" and raw["addresses_count"] == 10000 and raw["updated_by"] == "test"
+    loaded, warnings = StateStore(kv, "consul-dns/state", ZONE).load()
+    assert warnings == [] and loaded["addresses"] == big["addresses"]
+
+
 def test_lock_one_holder_release_and_fencing(consul_dev):
     kv = ConsulKV(consul_dev.http_url)
     lock = ConsulLock(kv, "consul-dns/lock/test")
