@@ -227,20 +227,26 @@ def _which_named_checkzone():
 
 
 def write_zone_file(path, settings, records, validate="auto", mode=0o644, allow_empty=False, today=None,
-                    run_command=run_command_plain):
+                    run_command=run_command_plain, kept=None):
     """The ``zone_file`` module's work for a caller that is not a module (the watch service).
 
     Same plan, serial and named-checkzone rules and the same order of a change (temporary file,
     check, rename, fsync of the directory); no backup, owner or SELinux handling. Returns what the
     module returns (without ``diff``) plus ``warnings``; raises :class:`ZoneFileError`.
+    ``kept``: a dict the caller keeps between calls; it remembers the parsed zone of the text last
+    written or read, so the next call does not parse the file again while it is unchanged.
     """
     directory = os.path.dirname(os.path.abspath(path))
     name = os.path.basename(path)
     if not os.path.isdir(directory):
         raise ZoneFileError("directory %s of path %s does not exist" % (directory, path))
     existing_text = read_text(path)
+    kept = {} if kept is None else kept
+    known_text, known_zone = kept.pop(path, (None, None))
     try:
-        plan = plan_zone_file(settings, records, existing_text, today=today, allow_empty=allow_empty)
+        plan = plan_zone_file(settings, records, existing_text, today=today, allow_empty=allow_empty,
+                              existing_zone=known_zone if existing_text is not None and existing_text == known_text
+                              else None)
     except ZoneTextError as exc:
         raise ZoneFileError(str(exc))
     result = dict(
@@ -250,6 +256,8 @@ def write_zone_file(path, settings, records, validate="auto", mode=0o644, allow_
         soa_changed=plan.soa_changed, validated=False, warnings=list(plan.warnings),
     )
     if not plan.changed:
+        if plan.existing_valid:
+            kept[path] = (existing_text, plan.zone)
         return result
     checker = None
     if validate != "never":
@@ -267,4 +275,5 @@ def write_zone_file(path, settings, records, validate="auto", mode=0o644, allow_
     finally:
         _unlink_quietly(tmp_path)  # gone after a successful rename
     fsync_directory(directory)
+    kept[path] = (plan.text, plan.zone)
     return result

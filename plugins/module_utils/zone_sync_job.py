@@ -121,6 +121,7 @@ class SyncJob(object):
             allow_name_removal=bool(settings["consul_dns_infoblox_allow_name_removal"]),
             force=bool(settings["consul_dns_force"]))
         self.zone_mode = int(str(settings["consul_dns_zone_file_mode"]), 8)
+        self.kept_zones = {}  # parsed zone files between runs of a long-lived job (write_zone_file's kept)
         self.validate = settings["consul_dns_zone_validate"]
 
     def run(self, kv, wapi=None, lock=None, session=None, writer="consul_dns watch", now=None, reader=None):
@@ -152,7 +153,8 @@ class SyncJob(object):
 
             step = "zone_file"
             zone_file = write_zone_file(job.zone_file, job.zone_settings, decision.record_dicts(),
-                                        validate=self.validate, mode=self.zone_mode, allow_empty=job.allow_empty)
+                                        validate=self.validate, mode=self.zone_mode, allow_empty=job.allow_empty,
+                                        kept=self.kept_zones)
             outcome["warnings"].extend(zone_file.pop("warnings"))
             outcome["zone_file"] = zone_file
 

@@ -66,6 +66,7 @@ ZonePlan = namedtuple("ZonePlan", [
     "soa_changed",      # SOA parameters (other than the serial) or SOA TTL differ
     "existing_valid",   # the existing file parsed as a zone for this origin
     "warnings",         # list of strings
+    "zone",             # the dns.zone.Zone of ``text`` (a caller may keep it, see plan_zone_file)
 ])
 
 
@@ -169,6 +170,14 @@ def zone_to_text(zone, settings):
         HEADER.format(zone=settings.zone), zone.origin.to_text(), settings.default_ttl, body)
 
 
+def set_serial(zone, serial):
+    """Give the apex SOA of ``zone`` (built by :func:`build_zone`) another serial, in place."""
+    rdataset = zone.find_rdataset(dns.name.empty, dns.rdatatype.SOA)
+    soa = rdataset[0]
+    rdataset.remove(soa)  # in place: the node keeps its rdatasets' order, so the text is the same
+    rdataset.add(soa.replace(serial=check_serial(serial)))
+
+
 def render_zone(settings, records, serial):
     """Text of the zone file for ``records`` at ``serial``; returns ``(text, warnings)``."""
     zone, warnings = build_zone(settings, records, serial)
@@ -229,11 +238,13 @@ def compare_zones(old, new):
     return added, removed, _soa_without_serial(old) != _soa_without_serial(new)
 
 
-def plan_zone_file(settings, records, existing_text, today=None, allow_empty=False):
+def plan_zone_file(settings, records, existing_text, today=None, allow_empty=False, existing_zone=None):
     """Decide what the zone file should contain.
 
     ``records`` is the module's list of dicts (or Record objects); ``existing_text`` the current file
     content or None if there is none. Raises :class:`ZoneTextError` for invalid records.
+    ``existing_zone``: the parsed ``existing_text``, when the caller kept the ``zone`` of an earlier
+    plan whose text is still the file's (parsing a large zone is most of a plan's time).
     """
     if records and all(isinstance(r, Record) for r in records):
         records = [r.to_dict() for r in records]
@@ -242,7 +253,7 @@ def plan_zone_file(settings, records, existing_text, today=None, allow_empty=Fal
     existing, previous_serial = None, None
     if existing_text is not None:
         try:
-            existing = parse_zone(existing_text, settings.zone)
+            existing = existing_zone if existing_zone is not None else parse_zone(existing_text, settings.zone)
             previous_serial = soa_serial(existing)
         except ZoneTextError as exc:
             previous_serial = salvage_serial(existing_text, settings.zone)
@@ -257,11 +268,12 @@ def plan_zone_file(settings, records, existing_text, today=None, allow_empty=Fal
         added, removed, soa_changed = compare_zones(existing, desired)
         if not added and not removed and not soa_changed:
             return ZonePlan(False, previous_serial, previous_serial, existing_text, wanted, [], [], False,
-                            True, warnings)
+                            True, warnings, existing)
     else:
         added = [r for r in zone_records(desired) if r.rtype != "SOA"]
         removed, soa_changed = [], False
     serial = next_serial(previous_serial, today=today)
-    text, _unused = render_zone(settings, wanted, serial)
+    set_serial(desired, serial)  # the zone built above, at its new serial: no second build
+    text = zone_to_text(desired, settings)
     return ZonePlan(True, serial, previous_serial, text, wanted, added, removed, soa_changed,
-                    existing is not None, warnings)
+                    existing is not None, warnings, desired)

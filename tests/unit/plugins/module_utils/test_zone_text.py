@@ -13,6 +13,7 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.zone_text import 
     parse_zone,
     plan_zone_file,
     prepare_records,
+    render_zone,
     salvage_serial,
     soa_serial,
     zone_records,
@@ -200,6 +201,26 @@ def test_changed_records_bump_the_serial_same_day(settings):
     # and the day after, today's first serial
     plan = plan_zone_file(settings, new_records, text, today=TODAY + datetime.timedelta(days=1))
     assert plan.serial == 2025112601
+
+
+def test_changed_plan_text_is_the_zone_rendered_at_the_new_serial(settings):
+    """The plan builds the zone once and moves its serial; the text is what a fresh render gives."""
+    text = first_text(settings)
+    new_records = RECORDS[1:] + [rec("crowd", "1.1.1.12"), rec("@", "2001:db8::1", rtype="AAAA")]
+    plan = plan_zone_file(settings, new_records, text, today=TODAY)
+    assert plan.text == render_zone(settings, prepare_records(new_records), 2025112502)[0]
+    assert soa_serial(plan.zone) == 2025112502
+
+
+def test_a_kept_zone_replaces_parsing_the_file(settings):
+    first = plan_zone_file(settings, RECORDS, None, today=TODAY)
+    again = plan_zone_file(settings, RECORDS, first.text, today=TODAY, existing_zone=first.zone)
+    assert not again.changed and again.zone is first.zone
+    changed = [rec("crowd", "1.1.1.12")] + RECORDS
+    parsed = plan_zone_file(settings, changed, first.text, today=TODAY)
+    kept = plan_zone_file(settings, changed, first.text, today=TODAY, existing_zone=first.zone)
+    assert (kept.text, kept.added, kept.removed, kept.serial) == (parsed.text, parsed.added, parsed.removed,
+                                                                  parsed.serial)
 
 
 def test_ttl_change_is_a_change(settings):
