@@ -88,6 +88,7 @@ class Convergence(object):
                 self.consul.set_status([item], "critical")
                 self.wait_for(item, False)
                 deleted.append(time.perf_counter() - start)
+                time.sleep(GAP)
                 start = time.perf_counter()
                 self.consul.set_status([item], "passing")
                 self.wait_for(item, True)
