@@ -165,7 +165,7 @@ class ZoneWatchService(object):
 
     def _lock_lost(self, why):
         log.error("lock %s lost: %s; stop writing and stand by", self.settings["consul_dns_lock_key"], why)
-        self.session = None
+        self._let_go()  # stop renewing and destroy the old session: standing by takes a new one
         self.trigger.set("lock lost")
 
     # ------------------------------------------------------------------ lock

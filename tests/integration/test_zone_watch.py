@@ -215,3 +215,34 @@ def test_holder_that_loses_its_consul_agent_stops_writing(consul_cluster, wapi_s
         agent.start()
         agent.wait_http()
         cluster.wait_for(lambda: cluster.alive_members() == len(cluster.agents), 60, "prod-crowd02 did not rejoin")
+
+
+def test_holder_whose_session_ends_stops_writing_at_once(consul_cluster, wapi_simulator, tmp_path, watches):
+    """An operator (or Consul) destroys the holder's session: its next sync finds the lock lost before
+    writing anything and stands by; the other service takes over and writes."""
+    cluster, nios, zone = consul_cluster, wapi_simulator, "watchsession.geant.services"
+    register(cluster, "ws")
+    register(cluster, "wssteady")
+    services, key = ["ws", "wssteady"], "consul-dns/lock/wsession"
+
+    def start(name, agent):
+        watch = WatchProcess(tmp_path, name, settings(cluster, nios, tmp_path, zone, services, "wsession", agent=agent,
+                                                      consul_dns_lock_holder=name,
+                                                      consul_dns_report_file=str(tmp_path / ("%s.json" % name))))
+        watches.append(watch)
+        return watch
+
+    holder = start("holder", "prod-crowd01")
+    holder.wait_log("acquired", 30)
+    other = start("other", "prod-crowd02")
+    other.wait_log("standing by", 30)
+    wait_until(lambda: addresses(nios, zone, "ws") == [A, B], 30, "first sync never published")
+
+    cluster.clients["prod-crowd01"].api("PUT", "/v1/session/destroy/%s" % lock_holder(cluster, key))
+    pushes = holder.count("pushed to Infoblox")
+    set_check(cluster, "ws", "prod-crowd02", "fail", wait=False)
+    other.wait_log("acquired", 30)
+    wait_until(lambda: addresses(nios, zone, "ws") == [A], 15, "the new holder did not push")
+    holder.wait_log("lock consul-dns/lock/wsession lost", 15)
+    assert holder.count("pushed to Infoblox") == pushes  # nothing written without the lock
+    holder.wait_log("standing by: lock consul-dns/lock/wsession is held by other", 15)
