@@ -2,7 +2,7 @@
 # Build the local podman image the Molecule scenarios run on: Debian bookworm with systemd as
 # PID 1, made with debootstrap (no container registry is used). Cheap when already done:
 #   - the podman image localhost/consul-dns-base:bookworm is reused when present with the
-#     current revision (label consul-dns.revision);
+#     current key (label consul-dns.revision: the revision below and a hash of the package list);
 #   - else the rootfs tarball cached in .cache/images/ is imported;
 #   - else debootstrap builds the rootfs (about a minute), which is cached first.
 # Env: CONSUL_DNS_BASE_IMAGE (image name), CONSUL_DNS_DEBIAN_MIRROR (mirror), FORCE=1 (rebuild all).
@@ -11,22 +11,28 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 image=${CONSUL_DNS_BASE_IMAGE:-localhost/consul-dns-base:bookworm}
 cache="$root/.cache/images"
-# Bump when the package list changes, so an old cached rootfs is not reused.
+# Bump when the way the rootfs is made changes (the package list below is part of the key anyway).
 revision=3
-tarball="$cache/consul-dns-base-bookworm-r${revision}.tar"
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$root/extensions/molecule/containers.conf}
 
 # Packages the roles and the scenarios need at run time inside the containers:
 # python3 + python3-apt (Ansible, apt module with deb=), systemd as init, adduser + pipexec +
 # procps (Depends of Debian's consul package, installed offline from a .deb), iproute2,
 # curl (checks), dnsutils (dig in verify), ca-certificates, sudo (become), openssh-server (the
-# scenarios connect over ssh with pipelining: much faster than podman exec + podman cp).
-packages=python3,python3-apt,systemd,systemd-sysv,dbus,adduser,pipexec,procps,iproute2,curl,dnsutils,ca-certificates,libcap2-bin,sudo,openssh-server
+# scenarios connect over ssh with pipelining: much faster than podman exec + podman cp),
+# python3-venv + python3-packaging (role zone_sync: its virtualenv, and Ansible's pip module needs
+# packaging in the system Python), so no container needs the Debian archive.
+packages=python3,python3-apt,systemd,systemd-sysv,dbus,adduser,pipexec,procps,iproute2,curl,dnsutils,ca-certificates,libcap2-bin,sudo,openssh-server,python3-venv,python3-packaging
 
-# The image carries its revision as a label: an image of an older revision is replaced.
+# Cache key of the rootfs tarball and the image: the revision and the package list, so a change
+# of either builds anew instead of reusing an old image or tarball.
+key="r${revision}-$(printf '%s' "$packages" | sha256sum | cut -c1-12)"
+tarball="$cache/consul-dns-base-bookworm-${key}.tar"
+
+# The image carries its key as a label: an image of another key is replaced.
 present=$(podman image inspect --format '{{ index .Config.Labels "consul-dns.revision" }}' "$image" 2>/dev/null || true)
-if [ "${FORCE:-0}" != 1 ] && [ "$present" = "$revision" ]; then
-  echo "build_base_image: $image present (revision $revision)"
+if [ "${FORCE:-0}" != 1 ] && [ "$present" = "$key" ]; then
+  echo "build_base_image: $image present ($key)"
   exit 0
 fi
 mkdir -p "$cache"
@@ -57,12 +63,14 @@ if [ "${FORCE:-0}" = 1 ] || [ ! -s "$tarball" ]; then
   '
   tar -C "$rootfs" -cf "$tarball.tmp" .
   mv "$tarball.tmp" "$tarball"
+  # Rootfs tarballs of other keys are not used again.
+  find "$cache" -maxdepth 1 -name 'consul-dns-base-bookworm-*.tar' ! -name "${tarball##*/}" -delete
 fi
 echo "build_base_image: importing $tarball as $image"
-# Drop the image of an older revision first (kept when a container still uses it).
+# Drop the image of another key first (kept when a container still uses it).
 ! podman image exists "$image" || podman image rm "$image" >/dev/null 2>&1 || true
 podman import --quiet --change 'CMD ["/sbin/init"]' --change 'ENV container=podman' \
-  --change 'STOPSIGNAL SIGRTMIN+3' --change "LABEL consul-dns.revision=$revision" \
+  --change 'STOPSIGNAL SIGRTMIN+3' --change "LABEL consul-dns.revision=$key" \
   "$tarball" "$image" >/dev/null
 podman image exists "$image"
 echo "build_base_image: $image built"

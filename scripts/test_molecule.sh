@@ -4,7 +4,8 @@
 #   scripts/test_molecule.sh [scenario ...]   (default: every wired scenario)
 # Builds the base image when missing, points podman at the project's containers.conf (runc,
 # ulimits; /etc is not touched), makes the throwaway ssh key Ansible connects with (once, in
-# .cache/molecule-ssh/), and fails when any scenario fails.
+# .cache/molecule-ssh/), downloads the wheels scenario zone_sync installs offline, stops that
+# scenario's WAPI simulator at exit, and fails when any scenario fails.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -40,10 +41,36 @@ close_masters() {
   done
   rm -rf "$ANSIBLE_SSH_CONTROL_PATH_DIR"
 }
-trap close_masters EXIT
+with_zone_sync=0
+cleanup() {
+  close_masters
+  # Scenario zone_sync: its WAPI simulator on the host, also when the scenario failed half-way.
+  [ "$with_zone_sync" = 0 ] || bash extensions/molecule/zone_sync/wapi_simulator.sh stop || true
+}
+trap cleanup EXIT
 
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(default failover)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(default failover zone_sync)
+
+# Scenario zone_sync installs the sync's virtualenv offline (zone_sync_pip_extra_args: --no-index):
+# the role's zone_sync_pip_packages as wheels, downloaded once through the host's pip configuration
+# into .cache/molecule-wheels (mounted read-only into the containers). The host's virtualenv has the
+# containers' Python (3.11 on Debian 12), so the wheels fit them.
+if [[ " ${scenarios[*]} " == *" zone_sync "* ]]; then
+  with_zone_sync=1
+  wheels="$root/.cache/molecule-wheels"
+  want=$(python -c 'import sys, yaml; print("\n".join(yaml.safe_load(open(sys.argv[1]))["zone_sync_pip_packages"]))' \
+    roles/zone_sync/defaults/main.yml)
+  if [ "$want" != "$(cat "$wheels/.packages" 2>/dev/null)" ]; then
+    echo "=== wheels for zone_sync: ${want//$'\n'/ }"
+    rm -rf "$wheels" && mkdir -p "$wheels"
+    mapfile -t reqs <<<"$want"
+    # pip wheel: wheels as published, and any sdist built into one (the containers build nothing).
+    pip wheel -q --disable-pip-version-check -w "$wheels" "${reqs[@]}"
+    printf '%s\n' "$want" >"$wheels/.packages"
+  fi
+fi
+
 failed=()
 start=$SECONDS
 for s in "${scenarios[@]}"; do

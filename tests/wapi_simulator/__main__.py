@@ -1,15 +1,20 @@
-"""Run the WAPI simulator until killed (used by the README demo).
+"""Run the WAPI simulator until killed (used by the README demo and the Molecule scenario zone_sync).
 
     python -m tests.wapi_simulator --host 127.0.0.1 --port 8443 \
         [--user admin --password infoblox] [--cert-dir DIR] [--state-file F] [--define-ea Owner]
+
+The server certificate names 127.0.0.1, localhost and ::1, and --host as well when that is
+another address or name (e.g. a container bridge's gateway the containers connect to).
 """
 import argparse
 import signal
 import sys
+import tempfile
 import threading
 
 from .engine import Simulator
 from .server import DEFAULT_WAPI_VERSION, WapiSimulatorServer
+from .tls import LOOPBACK_NAMES, certificate_names, ensure_certs
 
 
 def parse_args(argv=None):
@@ -28,8 +33,13 @@ def parse_args(argv=None):
 def main(argv=None):
     options = parse_args(argv)
     sim = Simulator(ea_definitions=options.define_ea)
+    cert_dir = options.cert_dir
+    if len(certificate_names([options.host])) > len(LOOPBACK_NAMES):
+        # Not loopback: make (or reuse) a certificate that names --host too; the server loads it.
+        cert_dir = cert_dir or tempfile.mkdtemp(prefix="wapi-simulator-")
+        ensure_certs(cert_dir, hosts=[options.host])
     server = WapiSimulatorServer(host=options.host, port=options.port, username=options.user,
-                                 password=options.password, cert_dir=options.cert_dir,
+                                 password=options.password, cert_dir=cert_dir,
                                  state_file=options.state_file, sim=sim)
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
