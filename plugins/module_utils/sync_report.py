@@ -514,6 +514,11 @@ def write_textfile(path, text):
     return _atomic_write(path, text)
 
 
+def write_metrics(path, report):
+    """Write the metrics of ``report`` to ``path``, carrying counters on from the file already there."""
+    return write_textfile(path, prometheus_text(report, read_text(path)))
+
+
 def read_text(path):
     """The text of ``path``, or None when it does not exist or cannot be read."""
     try:

@@ -45,10 +45,8 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.consul_watch impo
 )
 from ansible_collections.geant.consul_dns.plugins.module_utils.sync_report import (
     build_report,
-    prometheus_text,
-    read_text,
     write_json,
-    write_textfile,
+    write_metrics,
     zone_outcome,
 )
 from ansible_collections.geant.consul_dns.plugins.module_utils.wapi_client import WapiClient
@@ -366,5 +364,5 @@ def file_reporter(settings):
         if report_file:
             write_json(report_file, summary)
         if metrics_file:
-            write_textfile(metrics_file, prometheus_text(summary, read_text(metrics_file)))
+            write_metrics(metrics_file, summary)
     return report

@@ -246,31 +246,19 @@ metrics_file:
   sample: /var/lib/prometheus/node-exporter/consul_dns.prom
 """
 
-import os
-import socket
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul_state import holder_identity
 from ansible_collections.geant.consul_dns.plugins.module_utils.sync_report import (
     MODES,
     build_report,
-    prometheus_text,
-    read_text,
     write_json,
-    write_textfile,
+    write_metrics,
     zone_outcome,
 )
-
-
-def holder_identity():
-    """``user@host pid N``, the form module consul_lock names a run by."""
-    try:
-        user = os.environ.get("USER") or os.getlogin()
-    except OSError:
-        user = "uid%d" % os.getuid()
-    return "%s@%s pid %d" % (user, socket.gethostname(), os.getpid())
 
 
 def argument_spec():
@@ -307,7 +295,7 @@ def main():
     if module.check_mode:
         module.exit_json(**result)
     for key, write in (("summary_file", lambda path: write_json(path, report)),
-                       ("metrics_file", lambda path: write_textfile(path, prometheus_text(report, read_text(path))))):
+                       ("metrics_file", lambda path: write_metrics(path, report))):
         if not p[key]:
             continue
         try:
