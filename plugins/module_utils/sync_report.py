@@ -26,7 +26,8 @@ import json
 import math
 import os
 import re
-import tempfile
+
+from ansible_collections.geant.consul_dns.plugins.module_utils.zone_file_io import fsync_directory, write_temp_file
 
 SCHEMA_VERSION = 1
 MODES = ("playbook", "timer", "watch")
@@ -472,13 +473,9 @@ def _atomic_write(path, text, mode=FILE_MODE):
     path = os.path.abspath(path)
     directory, name = os.path.split(path)
     _make_directories(directory)
-    # A leading dot and a suffix other than .prom: node_exporter's textfile collector ignores it.
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=".%s." % name, suffix=".tmp")
+    # Its leading dot and .tmp suffix make node_exporter's textfile collector ignore the temporary file.
+    tmp_path = write_temp_file(directory, name, text)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
         os.chmod(tmp_path, mode)
         os.rename(tmp_path, path)
     except BaseException:
@@ -487,16 +484,7 @@ def _atomic_write(path, text, mode=FILE_MODE):
         except OSError:
             pass
         raise
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return path
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    fsync_directory(directory)
     return path
 
 
