@@ -134,6 +134,15 @@ def test_damping_and_shrink_guard_hold_in_watch_mode(consul_cluster, wapi_simula
     assert watch.proc.poll() is None  # a refusal is logged and retried, the service keeps running
 
 
+def start_named(watches, tmp_path, cluster, nios, zone, services, lock, name, agent):
+    """One of several services on one lock: named as holder after ``name``, its own report file."""
+    watch = WatchProcess(tmp_path, name, settings(cluster, nios, tmp_path, zone, services, lock, agent=agent,
+                                                  consul_dns_lock_holder=name,
+                                                  consul_dns_report_file=str(tmp_path / ("%s.json" % name))))
+    watches.append(watch)
+    return watch
+
+
 def lock_holder(cluster, key):
     entry = cluster.clients["prod-crowd01"].api("GET", "/v1/kv/%s" % key)
     return entry[0].get("Session") if entry else None
@@ -146,11 +155,7 @@ def test_only_the_lock_holder_writes_and_a_standby_takes_over(consul_cluster, wa
     services, key = ["wl", "wlsteady"], "consul-dns/lock/wlock"
 
     def start(name, agent):
-        watch = WatchProcess(tmp_path, name, settings(cluster, nios, tmp_path, zone, services, "wlock", agent=agent,
-                                                      consul_dns_lock_holder=name,
-                                                      consul_dns_report_file=str(tmp_path / ("%s.json" % name))))
-        watches.append(watch)
-        return watch
+        return start_named(watches, tmp_path, cluster, nios, zone, services, "wlock", name, agent)
 
     first = start("first", "prod-crowd01")
     first.wait_log("acquired", 30)
@@ -194,13 +199,9 @@ def test_holder_that_loses_its_consul_agent_stops_writing(consul_cluster, wapi_s
     register(cluster, "wn")
     register(cluster, "wnsteady")
     services = ["wn", "wnsteady"]
-    holder = WatchProcess(tmp_path, "onnode2", settings(cluster, nios, tmp_path, zone, services, "wnode",
-                                                        agent="prod-crowd02", consul_dns_lock_holder="onnode2"))
-    watches.append(holder)
+    holder = start_named(watches, tmp_path, cluster, nios, zone, services, "wnode", "onnode2", "prod-crowd02")
     holder.wait_log("acquired", 30)
-    standby = WatchProcess(tmp_path, "onnode1", settings(cluster, nios, tmp_path, zone, services, "wnode",
-                                                         consul_dns_lock_holder="onnode1"))
-    watches.append(standby)
+    standby = start_named(watches, tmp_path, cluster, nios, zone, services, "wnode", "onnode1", "prod-crowd01")
     standby.wait_log("standing by", 30)
     wait_until(lambda: addresses(nios, zone, "wn") == [A, B], 30, "first sync never published")
 
@@ -226,11 +227,7 @@ def test_holder_whose_session_ends_stops_writing_at_once(consul_cluster, wapi_si
     services, key = ["ws", "wssteady"], "consul-dns/lock/wsession"
 
     def start(name, agent):
-        watch = WatchProcess(tmp_path, name, settings(cluster, nios, tmp_path, zone, services, "wsession", agent=agent,
-                                                      consul_dns_lock_holder=name,
-                                                      consul_dns_report_file=str(tmp_path / ("%s.json" % name))))
-        watches.append(watch)
-        return watch
+        return start_named(watches, tmp_path, cluster, nios, zone, services, "wsession", name, agent)
 
     holder = start("holder", "prod-crowd01")
     holder.wait_log("acquired", 30)

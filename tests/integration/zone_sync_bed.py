@@ -84,15 +84,20 @@ class BackgroundRun(object):
 
     def kill(self):
         """SIGKILL to the whole process group: the run dies without releasing anything."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        kill_process_group(self.proc)
 
     def close(self):
         self.kill()
         self.out.close()
         self.err.close()
         self.tmp.cleanup()
+
+
+def kill_process_group(proc):
+    """SIGKILL to the process group of ``proc`` (started with start_new_session), then reap it."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
 
 
 def records_result(result, zone=None):

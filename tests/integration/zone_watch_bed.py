@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.integration.zone_sync_bed import kill_process_group
 from tests.playbook import REPO_ROOT
 
 WATCH_SCRIPT = REPO_ROOT / "roles" / "zone_sync" / "files" / "consul-dns-zone-watch"
@@ -60,9 +61,7 @@ class WatchProcess(object):
 
     def kill(self):
         """SIGKILL to the process group: dies holding the lock, as a crashed service would."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        kill_process_group(self.proc)
 
     def close(self):
         self.kill()
