@@ -397,20 +397,16 @@ def prometheus_text(report, previous_text=None):
                 report["totals"]["zones_refused"])
 
     zones = [report["zones"][name] for name in sorted(report["zones"])]
-    for zone in zones:
-        records = zone["records"]
-        if records is None:
-            records = out.before("zone_records", zone=zone["zone"])
-        if records is not None:
-            out.add("zone_records", "gauge", "Address records of the zone as the last run left it.",
-                    records, zone=zone["zone"])
-    for zone in zones:
-        published = zone["published"]
-        if published is None:
-            published = out.before("zone_published_addresses", zone=zone["zone"])
-        if published is not None:
-            out.add("zone_published_addresses", "gauge", "Published addresses of the zone after flap damping.",
-                    published, zone=zone["zone"])
+    # A zone this run did not get as far as counting (refused, failed) keeps its last known figure.
+    for metric, key, help_text in (
+            ("zone_records", "records", "Address records of the zone as the last run left it."),
+            ("zone_published_addresses", "published", "Published addresses of the zone after flap damping.")):
+        for zone in zones:
+            value = zone[key]
+            if value is None:
+                value = out.before(metric, zone=zone["zone"])
+            if value is not None:
+                out.add(metric, "gauge", help_text, value, zone=zone["zone"])
     for zone in zones:
         for action in CHANGE_ACTIONS:
             out.add("zone_changes", "gauge", "Records the last run created, updated or deleted (Infoblox, else the "
