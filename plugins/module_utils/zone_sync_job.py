@@ -56,6 +56,11 @@ class SettingsError(ValueError):
     """The consul_dns_* settings cannot be used."""
 
 
+def _given(item, names):
+    """``{argument: item[key]}`` for the keys of ``names`` (key -> argument) that ``item`` sets."""
+    return dict((argument, item[key]) for key, argument in names.items() if item.get(key) is not None)
+
+
 class ZoneJob(object):
     """One entry of ``consul_dns_zones`` with the playbook's defaults applied."""
 
@@ -67,13 +72,11 @@ class ZoneJob(object):
             raise SettingsError("every entry of consul_dns_zones needs name and nameservers")
         s = settings
         self.zone = normalize_zone(item["name"])
-        self.selection = ServiceSelection(
-            services=item.get("services"), exclude=item.get("exclude_services", ["consul"]),
-            tags=item.get("tags", []), meta=item.get("service_meta", {}),
-            dns_name_meta_key=item.get("dns_name_meta_key", "dns_name"),
-            dns_ttl_meta_key=item.get("dns_ttl_meta_key", "dns_ttl"),
-            invalid_names=item.get("invalid_names", "fail"),
-            warning_is_healthy=bool(item.get("warning_is_healthy", False)))
+        # Keys the zone leaves out get ServiceSelection's and ZoneSettings' own defaults (the modules' too).
+        self.selection = ServiceSelection(**_given(item, {
+            "services": "services", "exclude_services": "exclude", "tags": "tags", "service_meta": "meta",
+            "dns_name_meta_key": "dns_name_meta_key", "dns_ttl_meta_key": "dns_ttl_meta_key",
+            "invalid_names": "invalid_names", "warning_is_healthy": "warning_is_healthy"}))
         self.damping = DampingConfig(
             hold_down=float(item.get("hold_down", s["consul_dns_hold_down"])),
             grace=float(item.get("grace", s["consul_dns_grace"])),
@@ -89,9 +92,7 @@ class ZoneJob(object):
                                  bool(s["consul_dns_force"]))
         self.zone_settings = ZoneSettings(
             self.zone, item["nameservers"], item.get("hostmaster") or "hostmaster.%s" % self.zone.rstrip("."),
-            default_ttl=item.get("default_ttl", 300), refresh=item.get("refresh", 3600),
-            retry=item.get("retry", 600), expire=item.get("expire", 1209600),
-            negative_ttl=item.get("negative_ttl", 300))
+            **_given(item, dict((key, key) for key in ("default_ttl", "refresh", "retry", "expire", "negative_ttl"))))
         self.zone_file = item.get("zone_file") or os.path.join(s["consul_dns_zone_dir"], "%s.zone" % self.zone)
         self.allow_empty = bool(item.get("allow_empty", False))
         self.view = item.get("infoblox_view") or s["consul_dns_infoblox_view"]
