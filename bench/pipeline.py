@@ -8,12 +8,12 @@ import time
 
 # bench sets sys.path for the collection and the test beds
 import bench  # noqa: F401  pylint: disable=unused-import
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import ConsulReader
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_zone import read_zone
-from ansible_collections.geant.consul_dns.plugins.module_utils.healthy_instances import ServiceSelection
-from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox_sync import sync_zone
-from ansible_collections.geant.consul_dns.plugins.module_utils.wapi_client import WapiClient
-from ansible_collections.geant.consul_dns.plugins.module_utils.zone_sync_plan import SyncPolicy
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.client import ConsulReader
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.zone_read import read_zone
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.healthy_instances import ServiceSelection
+from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.push import sync_zone
+from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.wapi import WapiClient
+from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.plan import SyncPolicy
 
 
 def consul_read(consul_url, zone):

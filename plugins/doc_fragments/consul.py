@@ -11,7 +11,7 @@ class ModuleDocFragment(object):
     """The Consul connection options, documented once.
 
     - ``geant.consul_dns.consul``: the options (modules and the lookup). Their argument spec is
-      ``consul_argument_spec()`` in ``plugins/module_utils/consul_options.py``; keep both in step
+      ``consul_argument_spec()`` in ``plugins/module_utils/consul/options.py``; keep both in step
       (ansible-test sanity validate-modules compares them).
     - ``geant.consul_dns.consul.lookup``: in addition, the environment variables the lookup reads
       (the modules read none: they run on targets, where the controller's environment is not theirs).

@@ -149,14 +149,14 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import CONSUL_IMPORT_ERROR, ConsulError
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_options import (
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.client import CONSUL_IMPORT_ERROR, ConsulError
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.options import (
     CONNECTION_OPTIONS,
     reader_from_params,
 )
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_zone import read_zone
-from ansible_collections.geant.consul_dns.plugins.module_utils.dns_names import InvalidDnsName
-from ansible_collections.geant.consul_dns.plugins.module_utils.healthy_instances import ServiceSelection
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.zone_read import read_zone
+from ansible_collections.geant.consul_dns.plugins.module_utils.dns.names import InvalidDnsName
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.healthy_instances import ServiceSelection
 
 display = Display()
 

@@ -140,12 +140,12 @@ msg:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import CONSUL_IMPORT_ERROR, ConsulError
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_options import (
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.client import CONSUL_IMPORT_ERROR, ConsulError
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.options import (
     consul_argument_spec,
     kv_from_params,
 )
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_state import ConsulLock, holder_identity
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.kv import ConsulLock, holder_identity
 
 
 def main():

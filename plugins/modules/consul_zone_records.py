@@ -285,25 +285,25 @@ import time
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import CONSUL_IMPORT_ERROR, ConsulError
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_options import (
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.client import CONSUL_IMPORT_ERROR, ConsulError
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.options import (
     consul_argument_spec,
     kv_from_params,
 )
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_state import (
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.kv import (
     ConsulLock,
     StateStore,
     holder_identity,
 )
-from ansible_collections.geant.consul_dns.plugins.module_utils.damped_zone import (
+from ansible_collections.geant.consul_dns.plugins.module_utils.damping.decision import (
     ShrinkGuard,
     ZoneShrinkRefused,
     decide,
     observe,
 )
-from ansible_collections.geant.consul_dns.plugins.module_utils.dns_names import InvalidDnsName, normalize_zone
-from ansible_collections.geant.consul_dns.plugins.module_utils.flap_damping import DampingConfig
-from ansible_collections.geant.consul_dns.plugins.module_utils.healthy_instances import ServiceSelection
+from ansible_collections.geant.consul_dns.plugins.module_utils.dns.names import InvalidDnsName, normalize_zone
+from ansible_collections.geant.consul_dns.plugins.module_utils.damping.flap import DampingConfig
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.healthy_instances import ServiceSelection
 
 
 def argument_spec():

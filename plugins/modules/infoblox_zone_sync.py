@@ -220,21 +220,21 @@ wapi_calls:
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.geant.consul_dns.plugins.module_utils.dns_names import InvalidDnsName, normalize_zone
-from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox_sync import SyncError, sync_zone
-from ansible_collections.geant.consul_dns.plugins.module_utils.wapi_client import (
+from ansible_collections.geant.consul_dns.plugins.module_utils.dns.names import InvalidDnsName, normalize_zone
+from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.push import SyncError, sync_zone
+from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.wapi import (
     REQUESTS_IMPORT_ERROR,
     WapiClient,
     WapiError,
 )
-from ansible_collections.geant.consul_dns.plugins.module_utils.zone_model import Record
-from ansible_collections.geant.consul_dns.plugins.module_utils.zone_sync_plan import PlanRefused, SyncPolicy
+from ansible_collections.geant.consul_dns.plugins.module_utils.dns.records import Record
+from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.plan import PlanRefused, SyncPolicy
 
 
 def desired_records(module, zone):
     if module.params["records"] is not None:
         return [Record.from_dict(item) for item in module.params["records"]]
-    from ansible_collections.geant.consul_dns.plugins.module_utils import zone_text
+    from ansible_collections.geant.consul_dns.plugins.module_utils.dns import zone_text
     if zone_text.DNSPYTHON_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib("dnspython"), exception=zone_text.DNSPYTHON_IMPORT_ERROR)
     path = module.params["zone_file"]

@@ -253,11 +253,12 @@ named_checkzone_output:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 # zone_text guards the dnspython import itself (HAS_DNSPYTHON), so these imports do not fail without it.
-from ansible_collections.geant.consul_dns.plugins.module_utils.zone_file_io import (
+from ansible_collections.geant.consul_dns.plugins.module_utils.dns.records import ZoneSettings
+from ansible_collections.geant.consul_dns.plugins.module_utils.dns.zone_file import (
     ZoneFileError,
-    run_zone_file,
+    stage_zone_file,
 )
-from ansible_collections.geant.consul_dns.plugins.module_utils.zone_text import (
+from ansible_collections.geant.consul_dns.plugins.module_utils.dns.zone_text import (
     DNSPYTHON_IMPORT_ERROR,
     HAS_DNSPYTHON,
 )
@@ -281,6 +282,47 @@ def argument_spec():
         validate=dict(type="str", default="auto", choices=["auto", "always", "never"]),
         named_checkzone_path=dict(type="path"),
     )
+
+
+def zone_settings(params):
+    zone = params["zone"]
+    try:
+        return ZoneSettings(
+            zone, params["nameservers"], params["hostmaster"] or "hostmaster.%s" % zone.rstrip("."),
+            default_ttl=params["default_ttl"], refresh=params["refresh"], retry=params["retry"],
+            expire=params["expire"], negative_ttl=params["negative_ttl"], soa_ttl=params["soa_ttl"])
+    except ValueError as exc:
+        raise ZoneFileError("invalid zone settings: %s" % exc)
+
+
+def run_zone_file(module, today=None):
+    """The module's work over the zone file publisher; returns the result or raises ZoneFileError."""
+    params = module.params
+    path = params["path"]
+    staged = stage_zone_file(path, zone_settings(params), params["records"], validate=params["validate"],
+                             allow_empty=params["allow_empty"], today=today, run_command=module.run_command,
+                             checker_path=params["named_checkzone_path"],
+                             tmp_dir=module.tmpdir if module.check_mode else None)
+    for warning in staged.warnings:
+        module.warn(warning)
+    if module.check_mode:
+        staged.discard()
+    else:
+        staged.commit(lambda tmp, dest: module.atomic_move(tmp, dest, unsafe_writes=params["unsafe_writes"]),
+                      backup=module.backup_local if params["backup"] else None)
+    result = staged.result()
+
+    attr_diff = {"before": {"path": path}, "after": {"path": path}}
+    if staged.existing_text is not None or not module.check_mode:
+        file_args = module.load_file_common_arguments(params)
+        result["changed"] = module.set_fs_attributes_if_different(file_args, result["changed"], diff=attr_diff)
+    if module._diff:
+        content_diff = staged.diff()
+        if len(attr_diff["before"]) > 1 or len(attr_diff["after"]) > 1:
+            result["diff"] = [content_diff, attr_diff]
+        else:
+            result["diff"] = content_diff
+    return result
 
 
 def main():

@@ -251,8 +251,8 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_state import holder_identity
-from ansible_collections.geant.consul_dns.plugins.module_utils.sync_report import (
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.kv import holder_identity
+from ansible_collections.geant.consul_dns.plugins.module_utils.sync.report import (
     MODES,
     build_report,
     write_json,

@@ -6,9 +6,9 @@ addresses (1.1.1.10 / 1.1.1.11) as service addresses, and TTL checks that the te
 
 import pytest
 
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import ConsulReader, ConsulUnavailable
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_zone import read_zone
-from ansible_collections.geant.consul_dns.plugins.module_utils.healthy_instances import ServiceSelection
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.client import ConsulReader, ConsulUnavailable
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.zone_read import read_zone
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.healthy_instances import ServiceSelection
 
 pytestmark = [pytest.mark.consul, pytest.mark.slow]
 

@@ -4,15 +4,15 @@ import os
 
 import pytest
 
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import (
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.client import (
     ConsulError,
     ConsulReader,
     ConsulUnavailable,
     library_name,
 )
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_zone import read_zone
-from ansible_collections.geant.consul_dns.plugins.module_utils.dns_names import InvalidDnsName
-from ansible_collections.geant.consul_dns.plugins.module_utils.healthy_instances import ServiceSelection
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.zone_read import read_zone
+from ansible_collections.geant.consul_dns.plugins.module_utils.dns.names import InvalidDnsName
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.healthy_instances import ServiceSelection
 from tests.consul_testbed.agent import ConsulAgent, ConsulCluster
 
 pytestmark = pytest.mark.consul

@@ -3,14 +3,14 @@
 import pytest
 import requests
 
-from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox_sync import SyncError, sync_zone
-from ansible_collections.geant.consul_dns.plugins.module_utils.wapi_client import (
+from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.push import SyncError, sync_zone
+from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.wapi import (
     WapiAuthError,
     WapiClient,
     WapiUnavailable,
 )
-from ansible_collections.geant.consul_dns.plugins.module_utils.zone_model import address_records
-from ansible_collections.geant.consul_dns.plugins.module_utils.zone_sync_plan import PlanRefused, SyncPolicy
+from ansible_collections.geant.consul_dns.plugins.module_utils.dns.records import address_records
+from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.plan import PlanRefused, SyncPolicy
 
 ZONE = "geant.services"
 DESIGN = {"crowd": ["1.1.1.10", "1.1.1.11"], "dashboard": ["1.1.1.10", "1.1.1.11"],

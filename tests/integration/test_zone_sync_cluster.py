@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_api import ConsulReader, ConsulUnavailable
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.client import ConsulReader, ConsulUnavailable
 from tests.integration.zone_sync_bed import (
     RECORDS_TASK,
     SyncBed,

@@ -4,22 +4,22 @@ import os
 
 import pytest
 
-from ansible_collections.geant.consul_dns.plugins.module_utils import consul_api
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul_state import (
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul import client as consul_api
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.kv import (
     ConsulKV,
     ConsulLock,
     LockLost,
     StateConflict,
     StateStore,
 )
-from ansible_collections.geant.consul_dns.plugins.module_utils.damped_zone import (
+from ansible_collections.geant.consul_dns.plugins.module_utils.damping.decision import (
     ShrinkGuard,
     ZoneShrinkRefused,
     decide,
     observe,
 )
-from ansible_collections.geant.consul_dns.plugins.module_utils.flap_damping import DampingConfig, empty_state
-from ansible_collections.geant.consul_dns.plugins.module_utils.healthy_instances import ServiceSelection
+from ansible_collections.geant.consul_dns.plugins.module_utils.damping.flap import DampingConfig, empty_state
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.healthy_instances import ServiceSelection
 
 pytestmark = [pytest.mark.consul]
 

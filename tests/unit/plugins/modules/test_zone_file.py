@@ -9,7 +9,7 @@ import stat
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.geant.consul_dns.plugins.module_utils import zone_serial
+from ansible_collections.geant.consul_dns.plugins.module_utils.dns import serial as zone_serial
 from ansible_collections.geant.consul_dns.plugins.modules import zone_file
 
 TODAY = datetime.date(2025, 11, 25)
@@ -193,7 +193,8 @@ def test_validate_always_without_binary_fails(run, zone_path, tmp_path):
 
 
 def test_validate_always_not_found_fails(run, zone_path, monkeypatch):
-    monkeypatch.setattr(zone_file.AnsibleModule, "get_bin_path", lambda self, *a, **k: None)
+    from ansible_collections.geant.consul_dns.plugins.module_utils.dns import zone_file as zone_file_utils
+    monkeypatch.setattr(zone_file_utils, "which_named_checkzone", lambda: None)
     result = run(validate="always")
     assert result["failed"] and "validate=always" in result["msg"]
     result = run(validate="auto")
