@@ -137,6 +137,8 @@ msg:
   sample: lock consul-dns/lock/zone_sync is held by root@consul-server02 pid 4711 since 2025-11-25T10:00:00Z
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
@@ -145,7 +147,8 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.consul.options im
     consul_argument_spec,
     kv_from_params,
 )
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul.kv import ConsulLock, holder_identity
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.kv import ConsulLock
+from ansible_collections.geant.consul_dns.plugins.module_utils.sync.lock_keeper import holder_name
 
 
 def main():
@@ -181,7 +184,7 @@ def main():
             result.update(acquired=not info.get("session"), holder=info.get("holder"), holder_info=info)
             module.exit_json(msg="check mode: lock %s is %s" % (
                 lock.key, "free" if result["acquired"] else "held by %s" % info.get("holder")), **result)
-        acquired, session, info = lock.acquire(holder_identity(p["holder"]), ttl=p["ttl"], lock_delay=p["lock_delay"])
+        acquired, session, info = lock.acquire(holder_name("consul_lock module", os.getpid(), configured=p["holder"]), ttl=p["ttl"], lock_delay=p["lock_delay"])
     except (ConsulError, ValueError) as exc:
         module.fail_json(msg="consul_lock %s: %s" % (p["key"], to_native(exc)), **result)
 

@@ -280,6 +280,7 @@ refused:
   sample: true
 """
 
+import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -292,9 +293,9 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.consul.options im
 )
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul.kv import (
     ConsulLock,
-    StateStore,
-    holder_identity,
 )
+from ansible_collections.geant.consul_dns.plugins.module_utils.damping.state_store import StateStore
+from ansible_collections.geant.consul_dns.plugins.module_utils.sync.lock_keeper import holder_name
 from ansible_collections.geant.consul_dns.plugins.module_utils.damping.decision import (
     ShrinkGuard,
     ZoneShrinkRefused,
@@ -367,7 +368,7 @@ def main():
         if not module.check_mode and not store.unchanged(decision.damping.state):
             if p["session"]:
                 ConsulLock(kv, p["lock_key"]).check(p["session"])
-            store.save(decision.damping.state, zone, holder_identity())
+            store.save(decision.damping.state, zone, holder_name("consul_zone_records module", os.getpid()))
             written = True
     except ZoneShrinkRefused as exc:
         module.fail_json(msg=to_native(exc), refused=True, **result)

@@ -246,12 +246,13 @@ metrics_file:
   sample: /var/lib/prometheus/node-exporter/consul_dns.prom
 """
 
+import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul.kv import holder_identity
+from ansible_collections.geant.consul_dns.plugins.module_utils.sync.lock_keeper import holder_name
 from ansible_collections.geant.consul_dns.plugins.module_utils.sync.report import (
     MODES,
     build_report,
@@ -286,7 +287,7 @@ def main():
     try:
         outcomes = [zone_outcome(z["zone"], desired=z["desired"], zone_file=z["zone_file"], push=z["push"],
                                  error=z["error"]) for z in p["zones"]]
-        report = build_report(outcomes, p["started"], time.time(), p["mode"], holder=p["holder"] or holder_identity(),
+        report = build_report(outcomes, p["started"], time.time(), p["mode"], holder=holder_name("zone_sync_report module", os.getpid(), configured=p["holder"]),
                               lock=p["lock"], error=p["error"])
     except (ValueError, TypeError, KeyError) as exc:
         module.fail_json(msg="cannot build the report: %s" % to_native(exc))

@@ -9,9 +9,8 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.consul.kv import 
     ConsulKV,
     ConsulLock,
     LockLost,
-    StateConflict,
-    StateStore,
 )
+from ansible_collections.geant.consul_dns.plugins.module_utils.damping.state_store import StateConflict, StateStore
 from ansible_collections.geant.consul_dns.plugins.module_utils.damping.decision import (
     ShrinkGuard,
     ZoneShrinkRefused,

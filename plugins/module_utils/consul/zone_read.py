@@ -52,3 +52,38 @@ def read_zone(reader, selection, zone, default_ttl=300):
     addresses = zone_addresses(health, selection, zone)
     records = address_records(addresses.addresses_by_name, default_ttl, addresses.ttl_by_name)
     return ConsulZone(zone, records, addresses, leader, reader.http_calls - calls_before)
+
+
+class RunReader(object):
+    """A reader that asks Consul once per run: the leader, the catalog and each service's health.
+
+    Zones of one run that select the same services share one read (and so one view of Consul).
+    ``reader`` is a ConsulReader, or the watch service's cached health reader.
+    """
+
+    def __init__(self, reader):
+        self.reader = reader
+        self._leader = None
+        self._services = None
+        self._health = {}
+
+    @property
+    def http_calls(self):
+        return self.reader.http_calls
+
+    def leader(self):
+        if self._leader is None:
+            self._leader = self.reader.leader()
+        return self._leader
+
+    def services(self):
+        if self._services is None:
+            self._services = self.reader.services()
+        return self._services
+
+    def health_of(self, names):
+        names = list(names)
+        missing = [name for name in names if name not in self._health]
+        if missing:
+            self._health.update(self.reader.health_of(missing))
+        return dict((name, self._health[name]) for name in names)

@@ -153,11 +153,6 @@ class DampingResult(object):
         self.kept = []        # kept by policy keep while the name has no other address: {name, address}
         self.newly_suppressed = []
 
-    def report(self):
-        return {
-            "added": self.added, "withdrawn": self.withdrawn, "pending": self.pending,
-            "in_grace": self.in_grace, "suppressed": self.suppressed, "kept": self.kept,
-        }
 
 
 def _round(value):

@@ -32,11 +32,6 @@ class Record(namedtuple("Record", ["name", "rtype", "ttl", "value"])):
 
     __slots__ = ()
 
-    @property
-    def key(self):
-        """Identity of the record regardless of TTL (what makes two records 'the same record')."""
-        return (self.name, self.rtype, self.value)
-
     def to_dict(self, zone=None):
         data = {"name": self.name, "type": self.rtype, "ttl": self.ttl, "value": self.value}
         if zone is not None:

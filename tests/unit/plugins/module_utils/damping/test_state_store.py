@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul.kv import (
+from ansible_collections.geant.consul_dns.plugins.module_utils.damping.state_store import (
     PLAIN_STATE_LIMIT,
     state_from_text,
     state_text,
