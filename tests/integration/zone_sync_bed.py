@@ -15,7 +15,7 @@ import requests
 from tests.playbook import REPO_ROOT, PlaybookResult, run_playbook
 
 PLAYBOOK = "- ansible.builtin.import_playbook: geant.consul_dns.zone_sync\n"
-RECORDS_TASK = "Desired records from Consul, flap damped"
+SYNC_TASK = "Sync the zones"
 
 
 class SyncBed(object):
@@ -100,20 +100,27 @@ def kill_process_group(proc):
         proc.wait(10)
 
 
+def sync_result(result):
+    """The result of the zone_sync task in a json_output run."""
+    return result.task_results(SYNC_TASK)[0]
+
+
 def records_result(result, zone=None):
-    """The consul_zone_records result of ``zone`` (default: the first zone) in a json_output run."""
+    """What the run decided for ``zone`` (default: the first zone): its report entry and its damping
+    decisions with their addresses (the keys of consul_zone_records' result)."""
     assert result.rc == 0, failure_messages(result) or result
-    items = result.task_results(RECORDS_TASK)[0]["results"]
-    return items[0] if zone is None else next(i for i in items if i["zone"] == zone)
+    task = sync_result(result)
+    zone = zone or sorted(task["zones"])[0]
+    return dict(task["zones"][zone], **task["decisions"][zone])
 
 
 def lock_skipped(result):
     """True when the run ended cleanly because another run held the lock."""
-    return result.rc == 0 and not result.task_results(RECORDS_TASK)
+    return result.rc == 0 and bool(sync_result(result).get("skipped_reason"))
 
 
 def lock_message(result):
-    return result.task_results("Another sync holds the lock")[0]["msg"]
+    return sync_result(result)["msg"]
 
 
 def nios_addresses(nios, zone):

@@ -253,7 +253,7 @@ def stage_zone_file(path, settings, records, validate="auto", allow_empty=False,
     """
     directory = os.path.dirname(os.path.abspath(path))
     name = os.path.basename(path)
-    if not os.path.isdir(directory):
+    if tmp_dir is None and not os.path.isdir(directory):
         raise ZoneFileError("directory %s of path %s does not exist" % (directory, path))
     existing_text = read_text(path)
     known_text, known_zone = (kept or {}).pop(path, (None, None))

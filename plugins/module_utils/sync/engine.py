@@ -396,6 +396,10 @@ class SyncEngine(object):
             decision = decide(observed, previous, now, plan.damping, default_ttl=plan.ttl, guard=plan.guard)
             outcome.warnings.extend(state_warnings + decision.warnings)
             self._record_decision(outcome, decision, previous is None, now)
+            outcome.decisions = decision.as_result(state_written=False, bootstrap=previous is None,
+                                                   leader=observed.leader)
+            for bulky in ("records", "report", "changed", "zone"):
+                outcome.decisions.pop(bulky)
 
             for publisher in self.publishers:
                 step = publisher.step
@@ -424,7 +428,7 @@ class SyncEngine(object):
                 if lock is not None:
                     lock.check()
                 store.save(decision.damping.state, plan.zone, holder)
-                outcome.state_written = True
+                outcome.state_written = outcome.decisions["state_written"] = True
         except LockLost:
             raise
         except (ZoneShrinkRefused, PlanRefused) as exc:

@@ -102,6 +102,7 @@ class ZoneOutcome(object):
         self.push = None
         self.warnings = []
         self.damping_lines = []
+        self.decisions = None  # the damping's decisions with their addresses (consul_zone_records' keys)
         self.diffs = []
         self.record_list = None
         self.next_wakeup = None
