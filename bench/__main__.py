@@ -1,4 +1,4 @@
-"""Benchmark: Consul (real dev agent) -> zone -> Infoblox (WAPI simulator), against a nios_a_record loop.
+"""Benchmark: the sync engine, Consul (dev agent) -> zone file + Infoblox (WAPI simulator), vs a nios_a_record loop.
 
     .venv/bin/python -m bench [--sizes 500x4,2500x4] [--runs 5] [--playbook-runs 3] [--loop-records 200]
                               [--quick] [--output bench/results/latest.json]
@@ -9,17 +9,20 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
+import uuid
 
 from bench import REPO_ROOT
 from bench.consul_seed import ZONE, SeededConsul
 from bench.convergence import Convergence
+from bench.engine_run import bench_variables, consul_read, sync
 from bench.nios import NiosSimulator
-from bench.pipeline import consul_read, full_sync
 from bench import playbooks
 
 DEFAULT_OUTPUT = REPO_ROOT / "bench" / "results" / "latest.json"
@@ -32,7 +35,7 @@ def parse_args(argv=None):
     parser.add_argument("--runs", type=int, default=5, help="runs per in-process figure; the median is shown")
     parser.add_argument("--playbook-runs", type=int, default=3, help="runs per ansible-playbook figure (median)")
     parser.add_argument("--loop-records", type=int, default=200,
-                        help="records in the side-by-side (nios_a_record loop vs infoblox_zone_sync)")
+                        help="records in the side-by-side (nios_a_record loop vs infoblox_zone_sync module)")
     parser.add_argument("--loop-runs", type=int, default=1, help="runs of the nios_a_record loop (median)")
     parser.add_argument("--change-percent", type=float, default=1.0, help="instances flipped in the change runs")
     parser.add_argument("--no-playbooks", action="store_true", help="skip every ansible-playbook measurement")
@@ -94,21 +97,34 @@ class Bench(object):
         self.o = options
         self.consul = SeededConsul(options.consul_address, instances=options.sizes[0][1])
         self.nios = NiosSimulator(ZONE)
+        self.tmp = tempfile.mkdtemp(prefix="bench-")
+        self.zone_dir = os.path.join(self.tmp, "zones")
+        self.run_id = uuid.uuid4().hex[:8]
+        self.variables = None  # the consul_dns_* settings, once the simulator's address is known
         self.results = {"machine": machine(), "config": {
             "sizes": ["%dx%d" % s for s in options.sizes], "runs": options.runs,
             "playbook_runs": options.playbook_runs, "loop_records": options.loop_records,
             "loop_runs": options.loop_runs, "change_percent": options.change_percent, "quick": options.quick,
             "convergence_trials": options.convergence_trials, "timer_trials": options.timer_trials,
-            "statistic": "median"}, "sizes": {}}
+            "statistic": "median", "path": "SyncEngine(load_settings(...)).run('playbook', 'bench')",
+            "hold_down": 0, "lock": True, "report_file": "", "force": False, "zone_validate": "auto",
+            "named_checkzone": shutil.which("named-checkzone"),
+            "cold": "zone emptied in the simulator, zone file removed, damping state deleted from KV"}, "sizes": {}}
 
     def log(self, message):
         print("[bench %s] %s" % (time.strftime("%H:%M:%S"), message), flush=True)
+
+    def reset_cold(self):
+        """Cold start: the zone empty in the simulator, no zone file, no damping state (no force needed)."""
+        self.nios.empty_zone()
+        shutil.rmtree(self.zone_dir, ignore_errors=True)
+        self.consul.delete_kv_prefix(self.variables["consul_dns_state_prefix"])
 
     # ---------------------------------------------------------------- one timed sync, in-process
     def sync_once(self):
         self.nios.clear_log()
         sim_before, consul_before = self.nios.cpu_seconds(), self.consul.cpu_seconds()
-        run = full_sync(self.consul.url, self.nios.host, self.nios.ca_path, ZONE)
+        run = sync(self.variables)
         run["simulator_cpu_seconds"] = self.nios.cpu_seconds() - sim_before
         run["consul_agent_cpu_seconds"] = self.consul.cpu_seconds() - consul_before
         run["wapi_calls"] = self.nios.calls()
@@ -116,31 +132,29 @@ class Bench(object):
 
     def read_once(self):
         consul_before, cpu_before = self.consul.cpu_seconds(), time.process_time()
-        zone, seconds = consul_read(self.consul.url, ZONE)
+        observed, seconds = consul_read(self.variables)
         return {"seconds": seconds, "cpu_seconds": time.process_time() - cpu_before,
                 "consul_agent_cpu_seconds": self.consul.cpu_seconds() - consul_before,
-                "http_calls": zone.http_calls, "records": len(zone.records)}
+                "http_calls": observed.http_calls, "records": len(observed.observations)}
 
     @staticmethod
     def summarize(runs):
         first = runs[0]
-        return {
-            "seconds": median([r["seconds"] for r in runs]),
+        out = dict((key, median([r[key] for r in runs])) for key in (
+            "seconds", "cpu_seconds", "consul_read_seconds", "consul_agent_cpu_seconds", "wapi_seconds",
+            "zone_file_seconds", "simulator_cpu_seconds"))
+        out.update({
             "seconds_runs": [round(r["seconds"], 4) for r in runs],
-            "cpu_seconds": median([r["cpu_seconds"] for r in runs]),
-            "consul_read_seconds": median([r["consul_read_seconds"] for r in runs]),
-            "consul_read_cpu_seconds": median([r["consul_read_cpu_seconds"] for r in runs]),
-            "consul_agent_cpu_seconds": median([r["consul_agent_cpu_seconds"] for r in runs]),
-            "wapi_seconds": median([r["wapi_seconds"] for r in runs]),
-            "simulator_cpu_seconds": median([r["simulator_cpu_seconds"] for r in runs]),
             "consul_http_calls": first["consul_http_calls"],
-            "wapi_calls": first["wapi_calls"],  # identical in every run (checked by the writer)
+            "wapi_calls": first["wapi_calls"],
             "wapi_calls_runs": [r["wapi_calls"] for r in runs],
             "requests": first["requests"],
             "summary": first["summary"],
             "records": first["records"],
+            "state_written": first["state_written"],
             "runs": len(runs),
-        }
+        })
+        return out
 
     def measure_size(self, services, instances):
         key = str(services * instances)
@@ -163,7 +177,7 @@ class Bench(object):
 
         cold = []
         for _run in range(self.o.runs):
-            self.nios.empty_zone()
+            self.reset_cold()
             cold.append(self.sync_once())
         mu["cold"] = self.summarize(cold)
         mu["cold"]["per_record_ms"] = 1000.0 * mu["cold"]["seconds"] / records
@@ -190,40 +204,48 @@ class Bench(object):
         self.log("memory: %s" % mu["memory"])
 
         if not self.o.no_playbooks:
-            pb = out["ansible_playbook"] = {}
-            extra = {"zone": ZONE, "consul_url": self.consul.url}
-            cold_pb, same_pb = [], []
-            for _run in range(self.o.playbook_runs):
-                self.nios.empty_zone()
-                cold_pb.append(playbooks.timed(playbooks.PIPELINE, self.nios, extra))
-            cold_calls = self.nios.calls()
-            assert self.nios.counts()["record:a"] == records
-            for _run in range(self.o.playbook_runs):
-                self.nios.clear_log()
-                same_pb.append(playbooks.timed(playbooks.PIPELINE, self.nios, extra))
-            same_calls = self.nios.calls()
-            # WAPI calls: those of the last run (the log is cleared before each run)
-            pb["cold"] = {"seconds": median(cold_pb), "seconds_runs": [round(s, 3) for s in cold_pb],
-                          "wapi_calls": cold_calls, "runs": len(cold_pb)}
-            pb["no_change"] = {"seconds": median(same_pb), "seconds_runs": [round(s, 3) for s in same_pb],
-                               "wapi_calls": same_calls, "runs": len(same_pb)}
-            self.log("ansible-playbook lookup+module: cold %.2f s, no change %.2f s"
-                     % (pb["cold"]["seconds"], pb["no_change"]["seconds"]))
+            out["ansible_playbook"] = self.playbook_runs(records)
         return out
 
+    def playbook_runs(self, records):
+        """ansible-playbook geant.consul_dns.zone_sync cold and no-change; the ping playbook between the
+        no-change runs, so that both see the same machine."""
+        cold, same, ping = [], [], []
+        for _run in range(self.o.playbook_runs):
+            self.reset_cold()
+            cold.append(playbooks.timed(playbooks.ZONE_SYNC, self.nios, self.variables))
+        cold_calls = self.nios.calls()
+        assert self.nios.counts()["record:a"] == records
+        for _run in range(self.o.playbook_runs):
+            self.nios.clear_log()
+            same.append(playbooks.timed(playbooks.ZONE_SYNC, self.nios, self.variables))
+            same_calls = self.nios.calls()
+            ping.append(playbooks.timed(playbooks.STARTUP, self.nios, {}))
+        # WAPI calls: those of the last run (the log is cleared before each run)
+        pb = {"cold": {"seconds": median(cold), "seconds_runs": [round(s, 3) for s in cold],
+                       "wapi_calls": cold_calls, "runs": len(cold)},
+              "no_change": {"seconds": median(same), "seconds_runs": [round(s, 3) for s in same],
+                            "wapi_calls": same_calls, "runs": len(same)},
+              "ping": {"seconds": median(ping), "seconds_runs": [round(s, 3) for s in ping], "runs": len(ping),
+                       "what": "ansible-playbook with one ansible.builtin.ping task"}}
+        pb["no_change_vs_ping"] = pb["no_change"]["seconds"] / pb["ping"]["seconds"]
+        self.log("ansible-playbook %s: cold %.2f s, no change %.2f s; ping %.2f s; no change / ping %.2fx"
+                 % (playbooks.ZONE_SYNC, pb["cold"]["seconds"], pb["no_change"]["seconds"], pb["ping"]["seconds"],
+                    pb["no_change_vs_ping"]))
+        return pb
+
     def memory(self):
-        """tracemalloc peak of an in-process cold sync; ru_maxrss of a cold sync in a fresh interpreter."""
-        self.nios.empty_zone()
+        """tracemalloc peak of an in-process cold sync; VmHWM of a cold sync in a fresh interpreter."""
+        self.reset_cold()
         tracemalloc.start()
         try:
-            full_sync(self.consul.url, self.nios.host, self.nios.ca_path, ZONE)
+            sync(self.variables)
             _current, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
-        self.nios.empty_zone()
-        proc = subprocess.run([sys.executable, "-m", "bench.worker", self.consul.url, self.nios.host,
-                               self.nios.ca_path, ZONE], cwd=str(REPO_ROOT), capture_output=True, text=True,
-                              check=True)
+        self.reset_cold()
+        proc = subprocess.run([sys.executable, "-m", "bench.worker", json.dumps(self.variables)],
+                              cwd=str(REPO_ROOT), capture_output=True, text=True, check=True)
         worker = json.loads(proc.stdout.strip().splitlines()[-1])
         return {"tracemalloc_peak_mib": round(peak / 1048576.0, 1),
                 "peak_rss_mib": round(worker["peak_rss_kib"] / 1024.0, 1),
@@ -233,9 +255,7 @@ class Bench(object):
 
     # ---------------------------------------------------------------- side by side
     def side_by_side(self):
-        n = self.o.loop_records
-        zone, _seconds = consul_read(self.consul.url, ZONE)
-        records = [r.to_dict(ZONE) for r in zone.records if r.rtype == "A"][:n]
+        records = self.consul.a_records(self.o.loop_records)
         n = len(records)
         out = {"records": n}
         loop, loop_calls = [], None
@@ -255,14 +275,15 @@ class Bench(object):
         self.log("nios_a_record loop, %d records: cold %.1f s, no change %.1f s" % (n, median(loop), loop_same))
 
         ours, ours_same = [], []
+        extra = {"records": records, "zone": ZONE}
         for _run in range(self.o.playbook_runs):
             self.nios.empty_zone()
-            ours.append(playbooks.timed(playbooks.ZONE_SYNC, self.nios, {"records": records, "zone": ZONE}))
+            ours.append(playbooks.timed(playbooks.INFOBLOX_ZONE_SYNC, self.nios, extra))
         ours_calls = self.nios.calls()
         assert self.nios.counts()["record:a"] == n
         for _run in range(self.o.playbook_runs):
             self.nios.clear_log()
-            ours_same.append(playbooks.timed(playbooks.ZONE_SYNC, self.nios, {"records": records, "zone": ZONE}))
+            ours_same.append(playbooks.timed(playbooks.INFOBLOX_ZONE_SYNC, self.nios, extra))
         ours_same_calls = self.nios.calls()
         out["infoblox_zone_sync_playbook"] = {
             "cold": {"seconds": median(ours), "seconds_runs": [round(s, 3) for s in ours], "wapi_calls": ours_calls,
@@ -270,9 +291,6 @@ class Bench(object):
             "no_change": {"seconds": median(ours_same), "seconds_runs": [round(s, 3) for s in ours_same],
                           "wapi_calls": ours_same_calls, "per_record_ms": 1000.0 * median(ours_same) / n,
                           "runs": len(ours_same)}}
-        startup = [playbooks.timed(playbooks.STARTUP, self.nios, {}) for _run in range(self.o.playbook_runs)]
-        self.results["ansible_startup"] = {"seconds": median(startup), "seconds_runs": [round(s, 3) for s in startup],
-                                           "what": "ansible-playbook with one ansible.builtin.ping task"}
         loop_ms = out["nios_a_record_loop"]["cold"]["per_record_ms"]
         out["ratios"] = {
             "nios_loop_vs_zone_sync_playbook_same_records": loop_ms / out["infoblox_zone_sync_playbook"]["cold"]["per_record_ms"],
@@ -283,8 +301,8 @@ class Bench(object):
         loop_same_ms = out["nios_a_record_loop"]["no_change"]["per_record_ms"]
         for key, size in self.results["sizes"].items():
             mu = size["module_utils"]
-            out["ratios"]["nios_loop_vs_module_utils_cold_%s" % key] = loop_ms / mu["cold"]["per_record_ms"]
-            out["ratios"]["nios_loop_no_change_vs_module_utils_no_change_%s" % key] = (
+            out["ratios"]["nios_loop_vs_engine_cold_%s" % key] = loop_ms / mu["cold"]["per_record_ms"]
+            out["ratios"]["nios_loop_no_change_vs_engine_no_change_%s" % key] = (
                 loop_same_ms / (1000.0 * mu["no_change"]["seconds"] / size["records"]))
         self.results["side_by_side"] = out
 
@@ -294,6 +312,7 @@ class Bench(object):
         self.log("starting Consul dev agent on %s and the WAPI simulator" % self.o.consul_address)
         self.consul.start()
         self.nios.start()
+        self.variables = bench_variables(self.consul.url, self.nios, ZONE, self.zone_dir, self.run_id)
         try:
             for number, (services, instances) in enumerate(self.o.sizes):
                 self.measure_size(services, instances)
@@ -306,6 +325,7 @@ class Bench(object):
         finally:
             self.nios.stop()
             self.consul.stop()
+            shutil.rmtree(self.tmp, ignore_errors=True)
         self.results["machine"]["loadavg_end"] = os.getloadavg()
         return self.results
 
@@ -318,29 +338,40 @@ def fmt(value, digits=3):
     return str(value)
 
 
-ROW = "%-7s %-36s %8s %8s %8s %8s %8s %8s %6s %6s %8s"
+def ratio_order(key):
+    """Cold before no-change ratios; the ansible-playbook one before the in-process ones."""
+    return not key.startswith("nios_loop_vs"), "engine" in key or "module_utils" in key, key
+
+
+ROW = "%-7s %-40s %7s %7s %7s %7s %7s %9s %7s %6s %6s %8s"
 
 
 def table(results):
     cfg = results["config"]
     m = results["machine"]
+    path = ("the sync engine (SyncEngine.run, what the action plugin geant.consul_dns.zone_sync runs; hold-down 0, "
+            "lock on, zone files validated by %s)" % (cfg.get("named_checkzone") or "nothing"))
+    if "path" not in cfg:
+        path = "the side pipeline measured before the sync engine (Consul read + Infoblox push only)"
     lines = ["", "Machine: %s CPU(s), %s, %s GiB; Python %s, ansible-core %s, %s; load average %s at start, %s at end"
              % (m["nproc"], m["cpu_model"], m["mem_total_gib"], m["python"], m["ansible_core"], m["consul"],
                 "/".join("%.1f" % x for x in m.get("loadavg_start", ())),
                 "/".join("%.1f" % x for x in m.get("loadavg_end", ()))),
-             "Medians of %d runs (ansible-playbook rows: %d runs). Seconds. 'in-process' = module_utils calls in one "
-             "Python process, no Ansible." % (cfg["runs"], cfg["playbook_runs"]),
-             "wall = elapsed; our CPU = CPU of the syncing process (all threads); Consul CPU / sim CPU = CPU of the "
-             "Consul agent / of the WAPI simulator (the NIOS stand-in, its own process: not ours to claim).", ""]
-    header = ROW % ("records", "scenario", "wall", "consul", "wapi", "our CPU", "ConsulCPU", "sim CPU", "reads",
-                    "writes", "wall/rec")
+             "Medians of %d runs (ansible-playbook rows: %d runs). Seconds. 'in-process' = %s in one Python "
+             "process, no Ansible." % (cfg["runs"], cfg["playbook_runs"], path),
+             "wall = elapsed, of which consul / wapi / zone file (the rest: settings, lock, damping state); our CPU "
+             "= CPU of the syncing process (all threads); Consul CPU / sim CPU = CPU of the Consul agent / of the "
+             "WAPI simulator (the NIOS stand-in, its own process: not ours to claim).", ""]
+    header = ROW % ("records", "scenario", "wall", "consul", "wapi", "zonefile", "our CPU", "ConsulCPU", "sim CPU",
+                    "reads", "writes", "wall/rec")
     lines += [header, "-" * len(header)]
     for key, size in sorted(results["sizes"].items(), key=lambda kv: int(kv[0])):
         mu = size["module_utils"]
         cr = mu["consul_read"]
         lines.append(ROW % (key, "Consul read alone, %d HTTP calls" % cr["http_calls"], fmt(cr["seconds"]),
-                            fmt(cr["seconds"]), "-", fmt(cr["cpu_seconds"], 2), fmt(cr["consul_agent_cpu_seconds"], 2),
-                            "-", "-", "-", "%.3fms" % (1000.0 * cr["seconds"] / size["records"])))
+                            fmt(cr["seconds"]), "-", "-", fmt(cr["cpu_seconds"], 2),
+                            fmt(cr["consul_agent_cpu_seconds"], 2), "-", "-", "-",
+                            "%.3fms" % (1000.0 * cr["seconds"] / size["records"])))
         for name, label in (("cold", "cold sync (empty zone)"), ("no_change", "no-change sync"),
                             ("change_fail", "%s%% instances -> critical" % fmt(cfg["change_percent"], 0)),
                             ("change_recover", "%s%% instances recover" % fmt(cfg["change_percent"], 0))):
@@ -348,24 +379,33 @@ def table(results):
             calls = row["wapi_calls"]
             lines.append(ROW % (
                 key, "in-process " + label, fmt(row["seconds"]), fmt(row["consul_read_seconds"]),
-                fmt(row["wapi_seconds"]), fmt(row["cpu_seconds"], 2), fmt(row["consul_agent_cpu_seconds"], 2),
+                fmt(row["wapi_seconds"]), fmt(row.get("zone_file_seconds")), fmt(row["cpu_seconds"], 2),
+                fmt(row["consul_agent_cpu_seconds"], 2),
                 fmt(row["simulator_cpu_seconds"], 2), calls["reads"], calls["writes"],
                 "%.3fms" % (1000.0 * row["seconds"] / size["records"])))
         pb = size.get("ansible_playbook")
         if pb:
-            for name, label in (("cold", "ansible-playbook cold, lookup+module"),
-                                ("no_change", "ansible-playbook no-change")):
-                row = pb[name]
-                lines.append(ROW % (
-                    key, label, fmt(row["seconds"], 2), "-", "-", "-", "-", "-", row["wapi_calls"]["reads"],
-                    row["wapi_calls"]["writes"], "%.3fms" % (1000.0 * row["seconds"] / size["records"])))
+            what = "zone_sync" if "ping" in pb else "lookup+module"  # before the engine: lookup + module
+            for name, label in (("cold", "ansible-playbook %s cold" % what),
+                                ("no_change", "ansible-playbook %s no-change" % what),
+                                ("ping", "ansible-playbook, one ping task")):
+                row = pb.get(name)
+                if row:
+                    calls = row.get("wapi_calls") or {}
+                    lines.append(ROW % (
+                        key, label, fmt(row["seconds"], 2), "-", "-", "-", "-", "-", "-", calls.get("reads", "-"),
+                        calls.get("writes", "-"),
+                        "%.3fms" % (1000.0 * row["seconds"] / size["records"]) if calls else "-"))
+            if "no_change_vs_ping" in pb:
+                lines.append("%-7s %-40s %.2fx (target: at most 2x)" % (key, "zone_sync no-change / ping",
+                                                                        pb["no_change_vs_ping"]))
         mem = mu["memory"]
-        lines.append("%-7s %-36s tracemalloc peak %s MiB; peak RSS (VmHWM) of a fresh process %s MiB (%s after "
+        lines.append("%-7s %-40s tracemalloc peak %s MiB; peak RSS (VmHWM) of a fresh process %s MiB (%s after "
                      "imports)" % (key, "memory of a cold sync", mem["tracemalloc_peak_mib"], mem["peak_rss_mib"],
                                    mem["peak_rss_after_imports_mib"]))
     if "ansible_startup" in results:
         lines += ["", "ansible-playbook start-up (one ansible.builtin.ping task): %.2f s"
-                  % results["ansible_startup"]["seconds"]]
+                  % results["ansible_startup"]["seconds"]]  # results written before the sync engine
     conv = results.get("convergence")
     if conv:
         watch = conv["watch"]
@@ -399,10 +439,10 @@ def table(results):
             for mode in ("cold", "no_change"):
                 row = size["module_utils"][mode]
                 lines.append("  %-42s %-9s %8.2f s %9.3f ms/record   (%s records)" % (
-                    "in-process module_utils (Consul + WAPI)", mode, row["seconds"],
+                    "in-process sync engine", mode, row["seconds"],
                     1000.0 * row["seconds"] / size["records"], key))
         lines.append("  Per-record ratio, nios_a_record loop / ours:")
-        for key in sorted(sbs["ratios"], key=lambda k: (not k.startswith("nios_loop_vs"), "module_utils" in k, k)):
+        for key in sorted(sbs["ratios"], key=ratio_order):
             lines.append("    %-62s %9.1fx" % (key, sbs["ratios"][key]))
     return "\n".join(lines)
 

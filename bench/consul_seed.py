@@ -89,3 +89,17 @@ class SeededConsul(object):
     def set_status(self, items, status):
         """Re-register ``items`` ((service, instance) pairs) with their check in ``status``."""
         self._register_many(items, status)
+
+    def delete_kv_prefix(self, prefix):
+        """Delete every KV key under ``prefix`` (the damping state of a cold sync)."""
+        self.agent.api("DELETE", "/v1/kv/%s" % prefix.strip("/"), params={"recurse": "true"})
+
+    def a_records(self, count, ttl=300):
+        """The first ``count`` seeded A records, as record dicts (name, fqdn, type, ttl, value)."""
+        records = []
+        for s in range(self.services):
+            for i in range(self.instances):
+                name = service_name(s)
+                records.append({"name": name, "fqdn": "%s.%s" % (name, ZONE), "type": "A", "ttl": ttl,
+                                "value": instance_address(s, i, self.instances)})
+        return records[:count]

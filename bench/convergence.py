@@ -8,11 +8,12 @@ Both modes run the collection as deployed, against the seeded Consul and the sim
   catalog API; the clock starts just before that call and stops when a WAPI read no longer finds the
   record (polled every ``POLL`` seconds). The check then passes again and the time until the record is
   back is taken too (recovery, hold-down 0).
-- timer mode: the playbook ``geant.consul_dns.zone_sync`` (what the timer's wrapper runs) started
-  right after the check turned critical; its wall time is measured. What a timer adds, the wait for
-  its next tick, is computed, not slept through: with failures at random times and a tick every
-  ``period`` seconds plus up to ``random_delay`` seconds of systemd's RandomizedDelaySec, the wait is
-  ``period/2 + random_delay/2`` at the median and ``period + random_delay`` at worst.
+- timer mode: ``ansible-playbook geant.consul_dns.zone_sync`` (what the timer's wrapper runs: one
+  task, the sync engine) started right after the check turned critical; its wall time is measured.
+  What a timer adds, the wait for its next tick, is computed, not slept through: with failures at
+  random times and a tick every ``period`` seconds plus up to ``random_delay`` seconds of systemd's
+  RandomizedDelaySec, the wait is ``period/2 + random_delay/2`` at the median and
+  ``period + random_delay`` at worst.
 """
 import statistics
 import tempfile
@@ -28,7 +29,6 @@ from tests.integration.zone_watch_bed import WatchProcess
 
 POLL = 0.02
 GAP = 1.5  # > consul_dns_watch_min_interval (1 s): at most one sync per second
-ZONE_SYNC_PLAYBOOK = "- ansible.builtin.import_playbook: geant.consul_dns.zone_sync\n"
 
 
 class Convergence(object):
@@ -104,11 +104,11 @@ class Convergence(object):
         for _trial in range(trials):
             item = self.pick()
             self.consul.set_status([item], "critical")
-            runs.append(playbooks.timed(ZONE_SYNC_PLAYBOOK, self.nios, self.settings))
+            runs.append(playbooks.timed(playbooks.ZONE_SYNC, self.nios, self.settings))
             if self.present(item):
                 raise RuntimeError("the zone_sync playbook ran but %s is still in the simulator" % (item,))
             self.consul.set_status([item], "passing")
-            playbooks.timed(ZONE_SYNC_PLAYBOOK, self.nios, self.settings)
+            playbooks.timed(playbooks.ZONE_SYNC, self.nios, self.settings)
         run = summary(runs)
         return {"trials": trials, "period_seconds": period, "random_delay_seconds": random_delay,
                 "run_seconds": run,

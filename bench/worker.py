@@ -1,15 +1,16 @@
-"""One full sync in a fresh interpreter, for its peak resident memory.
+"""One cold sync engine run in a fresh interpreter, for its peak resident memory.
 
-    python -m bench.worker CONSUL_URL NIOS_HOST CA_PATH ZONE   -> one JSON line on stdout
+    python -m bench.worker VARIABLES_JSON   -> one JSON line on stdout
 
-The peak is VmHWM from /proc/self/status (the high-water mark of this process's own memory).
-``ru_maxrss`` would not do: on Linux it carries the parent's resident size across fork + exec, so a
-worker started by a large benchmark process would report the benchmark's size.
+``VARIABLES_JSON``: the consul_dns_* variables (``engine_run.bench_variables``) as JSON; the caller
+resets the zone to cold first. The peak is VmHWM from /proc/self/status (the high-water mark of this
+process's own memory). ``ru_maxrss`` would not do: on Linux it carries the parent's resident size
+across fork + exec, so a worker started by a large benchmark process would report the benchmark's size.
 """
 import json
 import sys
 
-from bench.pipeline import full_sync  # imports everything the sync needs
+from bench.engine_run import sync  # imports everything the sync needs
 
 
 def vm_hwm_kib():
@@ -21,9 +22,9 @@ def vm_hwm_kib():
 
 
 def main(argv):
-    consul_url, nios_host, ca_path, zone = argv
+    (variables,) = argv
     baseline = vm_hwm_kib()
-    result = full_sync(consul_url, nios_host, ca_path, zone)
+    result = sync(json.loads(variables))
     result["peak_rss_kib"] = vm_hwm_kib()
     result["peak_rss_after_imports_kib"] = baseline
     print(json.dumps(result))

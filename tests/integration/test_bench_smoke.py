@@ -1,7 +1,8 @@
 """The benchmark (bench/) runs end to end in --quick mode and writes its table and JSON.
 
 Only the shape of the output is checked, and the counts that are behaviour rather than speed (a
-no-change sync writes nothing; a cold sync is one ``request``). Timings are printed, never asserted.
+no-change sync of the sync engine writes nothing, not even its damping state; a cold sync is one
+``request``). Timings are printed, never asserted.
 """
 import json
 import os
@@ -28,7 +29,7 @@ def test_quick_benchmark_writes_table_and_json(tmp_path, worker_id):
     assert "cold sync" in proc.stdout and "Side by side" in proc.stdout
 
     results = json.loads(output.read_text())
-    assert set(results) >= {"machine", "config", "sizes", "side_by_side", "ansible_startup", "table"}
+    assert set(results) >= {"machine", "config", "sizes", "side_by_side", "table"}
     assert results["config"]["quick"] is True
     assert set(results["machine"]) >= {"nproc", "cpu_model", "mem_total_gib"}
     size = results["sizes"]["100"]
@@ -36,14 +37,16 @@ def test_quick_benchmark_writes_table_and_json(tmp_path, worker_id):
     mu = size["module_utils"]
     assert set(mu) >= set(SCENARIOS)
     for name in ("cold", "no_change", "change_fail", "change_recover"):
-        assert set(mu[name]) >= {"seconds", "cpu_seconds", "consul_read_seconds", "wapi_seconds",
+        assert set(mu[name]) >= {"seconds", "cpu_seconds", "consul_read_seconds", "wapi_seconds", "zone_file_seconds",
                                  "simulator_cpu_seconds", "wapi_calls", "runs"}
     assert mu["consul_read"]["http_calls"] == 2 + 25  # leader, catalog, one health read per service
     assert mu["cold"]["wapi_calls"]["writes"] == 1  # one request with every create
     assert mu["no_change"]["wapi_calls"]["writes"] == 0
+    assert mu["cold"]["state_written"] is True and mu["no_change"]["state_written"] is False
     assert mu["change_fail"]["summary"]["deleted"] == 1 and mu["change_recover"]["summary"]["created"] == 1
     assert set(mu["memory"]) >= {"tracemalloc_peak_mib", "peak_rss_mib"}
-    assert set(size["ansible_playbook"]) == {"cold", "no_change"}
+    assert set(size["ansible_playbook"]) == {"cold", "no_change", "ping", "no_change_vs_ping"}
+    assert size["ansible_playbook"]["cold"]["wapi_calls"]["writes"] == 1
     assert size["ansible_playbook"]["no_change"]["wapi_calls"]["writes"] == 0
 
     side = results["side_by_side"]

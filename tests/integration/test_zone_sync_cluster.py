@@ -14,7 +14,6 @@ import pytest
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul.client import ConsulReader, ConsulUnavailable
 from tests.integration.zone_sync_bed import (
-    RECORDS_TASK,
     SyncBed,
     failure_messages,
     lock_message,
@@ -23,6 +22,7 @@ from tests.integration.zone_sync_bed import (
     nios_create_zone,
     nios_writes,
     records_result,
+    sync_result,
 )
 
 pytestmark = [pytest.mark.consul, pytest.mark.slow]
@@ -188,10 +188,10 @@ def test_two_syncs_at_once_exactly_one_pushes(consul_cluster, wapi_simulator, tm
             run.close()
     nios.sim.faults.clear()
     assert [r.rc for r in results] == [0, 0], results
-    pushed = [r for r in results if r.task_results(RECORDS_TASK)]
+    pushed = [r for r in results if not lock_skipped(r)]
     skipped = [r for r in results if lock_skipped(r)]
     assert len(pushed) == 1 and len(skipped) == 1, results
-    holder = pushed[0].task_results("Take the sync lock")[0]["holder"]
+    holder = sync_result(pushed[0])["holder"]
     assert "is held by %s" % holder in lock_message(skipped[0])
     assert len([e for e in nios_writes(nios) if e["kind"] == "request"]) == 1
     assert nios_addresses(nios, zone) == {fqdn("race", zone): [A, B]}

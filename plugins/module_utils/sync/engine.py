@@ -398,7 +398,7 @@ class SyncEngine(object):
             self._record_decision(outcome, decision, previous is None, now)
             outcome.decisions = decision.as_result(state_written=False, bootstrap=previous is None,
                                                    leader=observed.leader)
-            for bulky in ("records", "report", "changed", "zone"):
+            for bulky in ("records", "changed", "zone"):
                 outcome.decisions.pop(bulky)
 
             for publisher in self.publishers:

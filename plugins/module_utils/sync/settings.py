@@ -38,12 +38,13 @@ class Setting(object):
     """
 
     def __init__(self, name, type, default, description, section, choices=None, zone_key=None, secret=False,
-                 minimum=None, maximum=None, elements=None):
+                 minimum=None, maximum=None, elements=None, null_is_off=False):
         self.name = name
         self.type = type
         self.default = default
         self.description = description
         self.section = section
+        self.null_is_off = null_is_off  # null turns it off (as ""), instead of meaning "the default"
         self.choices = choices
         self.zone_key = zone_key
         self.secret = secret
@@ -159,7 +160,7 @@ SETTINGS = [
       "after a change.", "infoblox"),
     # --- Report
     S("report_file", "str", "auto", "JSON summary of each run; auto: last_sync.json next to consul_dns_zone_dir "
-      "(/var/lib/consul_dns/last_sync.json); null or empty: none.", "report"),
+      "(/var/lib/consul_dns/last_sync.json); null or empty: none.", "report", null_is_off=True),
     S("metrics_file", "str", None, "Prometheus textfile (name ending in .prom), e.g. "
       "/var/lib/prometheus/node-exporter/consul_dns.prom; null: none.", "report"),
     S("report_mode", "str", "playbook", "How runs are started, recorded in the report (the watch service "
@@ -330,7 +331,9 @@ def load_settings(variables, source="settings"):
     values = {}
     for spec in SETTINGS:
         raw = given.get(spec.variable, _copy(spec.default))
-        if raw is None or (raw == "" and spec.type != "str"):
+        if raw is None and spec.null_is_off:
+            raw = ""
+        elif raw is None or (raw == "" and spec.type != "str"):
             raw = _copy(spec.default)
         values[spec.name] = convert(spec, raw, spec.variable)
     zones_raw = values.pop("zones") or []
