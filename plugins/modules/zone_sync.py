@@ -69,24 +69,18 @@ seealso:
 """
 
 EXAMPLES = r"""
-# The collection's playbook geant.consul_dns.zone_sync is this task:
-- name: Sync DNS zones from Consul
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    consul_dns_consul_address: https://consul-server01.geant.net:8501
-    consul_dns_consul_ca_path: /etc/consul.d/ca.pem
-    consul_dns_zones:
-      - name: geant.services
-        nameservers: [ns1.geant.net.]
-        hostmaster: hostmaster@geant.org
-    consul_dns_infoblox_server: gm.geant.net
-    consul_dns_infoblox_username: "{{ vault_infoblox_user }}"
-    consul_dns_infoblox_password: "{{ vault_infoblox_password }}"
-  tasks:
-    - name: Sync the zones
-      geant.consul_dns.zone_sync:
+# The settings are consul_dns_* variables (here play vars; usually extra vars, inventory or AWX):
+#   consul_dns_zones: [{name: geant.services, nameservers: [ns1.geant.net.], hostmaster: hostmaster@geant.org}]
+#   consul_dns_infoblox_server: gm.geant.net
+#   consul_dns_infoblox_username: "{{ vault_infoblox_user }}"
+#   consul_dns_infoblox_password: "{{ vault_infoblox_password }}"
+- name: Sync the zones
+  geant.consul_dns.zone_sync:
+  register: zone_sync
+
+- name: Show the damping decisions
+  ansible.builtin.debug:
+    msg: "{{ zone_sync.damping }}"
 
 - name: A one-off run that publishes past the shrink guard
   geant.consul_dns.zone_sync:
