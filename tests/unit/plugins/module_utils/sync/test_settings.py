@@ -114,3 +114,26 @@ def test_trigger_collects_reasons_until_waited_for():
     trigger.set("checks")
     assert trigger.wait(5) == {"checks", "services"}
     assert trigger.wait(0.01) == set()
+
+
+def test_the_docs_tables_name_every_setting_and_zone_key_and_nothing_else():
+    import re
+
+    from tests.playbook import REPO_ROOT
+
+    text = (REPO_ROOT / "docs" / "zone_sync.md").read_text()
+    rows, header = [], ""
+    for line in text.splitlines():
+        if line.startswith("| ") and not line.startswith(("| `", "| ---")):
+            header = line.split("|")[1].strip().lower()
+        elif line.startswith("| `") and header in ("variable", "key", "setting"):
+            rows.append(line)
+    documented = set()
+    for row in rows:
+        for name in re.findall(r"`([a-z_]+)`", row.split("|")[1]):
+            documented.add(name if name.startswith("consul_dns_") else "zone:" + name)
+    variables = set(s.variable for s in schema.SETTINGS)
+    zone_keys = set("zone:" + key for key in schema.ALL_ZONE_KEYS)
+    wanted = variables | zone_keys
+    assert sorted(wanted - documented) == []
+    assert sorted(d for d in documented - wanted if d.startswith("consul_dns_")) == []
