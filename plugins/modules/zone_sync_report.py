@@ -287,8 +287,9 @@ def main():
     try:
         outcomes = [zone_outcome(z["zone"], desired=z["desired"], zone_file=z["zone_file"], push=z["push"],
                                  error=z["error"]) for z in p["zones"]]
-        report = build_report(outcomes, p["started"], time.time(), p["mode"], holder=holder_name("zone_sync_report module", os.getpid(), configured=p["holder"]),
-                              lock=p["lock"], error=p["error"])
+        holder = holder_name("zone_sync_report module", os.getpid(), configured=p["holder"])
+        report = build_report(outcomes, p["started"], time.time(), p["mode"], holder=holder, lock=p["lock"],
+                              error=p["error"])
     except (ValueError, TypeError, KeyError) as exc:
         module.fail_json(msg="cannot build the report: %s" % to_native(exc))
 

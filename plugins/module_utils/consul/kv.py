@@ -65,7 +65,6 @@ class ConsulKV(ConsulReader):
         return bool(self._call("key %s (write)" % key, self.client.kv.put, key, value, cas=cas,
                                acquire=acquire, release=release))
 
-
     def session_create(self, name, ttl, lock_delay, behavior="release", checks=None):
         return self._call("a new session", self.client.session.create, name=name, ttl=ttl,
                           lock_delay=lock_delay, behavior=behavior, checks=checks)
@@ -81,7 +80,6 @@ class ConsulKV(ConsulReader):
 
     def session_destroy(self, session):
         return self._call("session %s (destroy)" % session, self.client.session.destroy, session)
-
 
 
 class ConsulLock(object):

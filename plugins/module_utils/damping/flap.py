@@ -154,7 +154,6 @@ class DampingResult(object):
         self.newly_suppressed = []
 
 
-
 def _round(value):
     return round(value, 3)
 

@@ -54,7 +54,6 @@ class StateConflict(ConsulError):
     """The check-and-set write of the state lost against another writer."""
 
 
-
 class StateStore(object):
     """One zone's damping state in Consul KV (JSON, written with check-and-set)."""
 

@@ -230,8 +230,8 @@ class _StagedPush(object):
         self.staged = staged
         self.publisher = publisher
         self.changed = staged.changed
-        self.warnings = list(staged.warnings) + ["%s: %s" % (c["record"]["fqdn"], c["reason"])
-                                                  for c in staged.plan.conflicts]
+        conflicts = ["%s: %s" % (c["record"]["fqdn"], c["reason"]) for c in staged.plan.conflicts]
+        self.warnings = list(staged.warnings) + conflicts
 
     def diff(self):
         return self.staged.diff()

@@ -381,4 +381,3 @@ def _zone(item, position, values):
     if not resolved["nameservers"]:
         raise SettingsError("%s: key nameservers must list at least one name server" % where)
     return ZoneConfig(resolved)
-
