@@ -22,8 +22,9 @@ import difflib
 from ansible.module_utils.parsing.convert_bool import boolean
 
 PREFIX = "consul_dns_"
-# consul_dns_* variables that are not settings of the sync (the playbook's host pattern).
-NOT_SETTINGS = frozenset(["consul_dns_sync_hosts"])
+# consul_dns_* variables that are not settings of the sync: the playbook's host pattern, and role
+# consul's dns_config block (an inventory that serves both must not fail the sync).
+NOT_SETTINGS = frozenset(["consul_dns_sync_hosts", "consul_dns_config"])
 
 
 class SettingsError(ValueError):

@@ -85,7 +85,8 @@ def test_damping_figures_are_checked_before_anything_runs():
 
 
 def test_other_variables_are_ignored_and_defaults_are_fresh_copies():
-    settings = load_settings({"consul_dns_zones": [ZONE], "ansible_host": "x", "consul_dns_sync_hosts": "all"})
+    settings = load_settings({"consul_dns_zones": [ZONE], "ansible_host": "x", "consul_dns_sync_hosts": "all",
+                              "consul_dns_config": {"allow_stale": True}})
     settings.zones[0]["exclude_services"].append("crowd")
     assert schema.defaults()["consul_dns_zones"] == [] and load_settings(
         {"consul_dns_zones": [ZONE]}).zones[0]["exclude_services"] == ["consul"]
