@@ -359,9 +359,9 @@ def table(results):
                 "/".join("%.1f" % x for x in m.get("loadavg_end", ()))),
              "Medians of %d runs (ansible-playbook rows: %d runs). Seconds. 'in-process' = %s in one Python "
              "process, no Ansible." % (cfg["runs"], cfg["playbook_runs"], path),
-             "wall = elapsed, of which consul / wapi / zone file (the rest: settings, lock, damping state); our CPU "
-             "= CPU of the syncing process (all threads); Consul CPU / sim CPU = CPU of the Consul agent / of the "
-             "WAPI simulator (the NIOS stand-in, its own process: not ours to claim).", ""]
+             "wall = elapsed, of which consul / wapi / zone file (the rest: settings, lock, damping and its state); "
+             "our CPU = CPU of the syncing process (all threads); Consul CPU / sim CPU = CPU of the Consul agent / of "
+             "the WAPI simulator (the NIOS stand-in, its own process: not ours to claim).", ""]
     header = ROW % ("records", "scenario", "wall", "consul", "wapi", "zonefile", "our CPU", "ConsulCPU", "sim CPU",
                     "reads", "writes", "wall/rec")
     lines += [header, "-" * len(header)]
@@ -435,12 +435,12 @@ def table(results):
                 lines.append("  %-42s %-9s %8.2f s %9.2f ms/record   reads %4d writes %4d" % (
                     label, mode, row["seconds"], row["per_record_ms"], row["wapi_calls"]["reads"],
                     row["wapi_calls"]["writes"]))
+        label = "in-process " + ("sync engine" if "path" in cfg else "module_utils (Consul + WAPI)")
         for key, size in sorted(results["sizes"].items(), key=lambda kv: int(kv[0])):
             for mode in ("cold", "no_change"):
                 row = size["module_utils"][mode]
                 lines.append("  %-42s %-9s %8.2f s %9.3f ms/record   (%s records)" % (
-                    "in-process sync engine", mode, row["seconds"],
-                    1000.0 * row["seconds"] / size["records"], key))
+                    label, mode, row["seconds"], 1000.0 * row["seconds"] / size["records"], key))
         lines.append("  Per-record ratio, nios_a_record loop / ours:")
         for key in sorted(sbs["ratios"], key=ratio_order):
             lines.append("    %-62s %9.1fx" % (key, sbs["ratios"][key]))
