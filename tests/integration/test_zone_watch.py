@@ -83,8 +83,11 @@ def test_check_changes_reach_infoblox_without_a_timer(consul_cluster, wapi_simul
     assert 'consul_dns_zone_records{zone="%s"} 3' % zone in text
     assert "consul_dns_sync_success 1" in text
 
+    before_recovery = watch.syncs()
     set_check(cluster, "wcrowd", "prod-crowd02", "pass", wait=False)
     wait_until(lambda: addresses(nios, zone, "wcrowd") == [A, B], 15, "recovered instance not published")
+    # The sync's log line comes after its WAPI writes (report and state are written in between).
+    wait_until(lambda: watch.syncs() > before_recovery, 10, "recovery sync never logged")
 
     # A check's output changing while its status stays is no change: no sync, no WAPI write.
     syncs = watch.syncs()
@@ -188,7 +191,7 @@ def test_only_the_lock_holder_writes_and_a_standby_takes_over(consul_cluster, wa
     assert lock_holder(cluster, key) not in (None, session)
     set_check(cluster, "wl", "prod-crowd02", "fail", wait=False)
     wait_until(lambda: addresses(nios, zone, "wl") == [A], 15, "the standby that took over did not push")
-    assert third.syncs() >= 1
+    wait_until(lambda: third.syncs() >= 1, 10, "the new holder never logged a sync")
     print("takeover after SIGKILL of the holder: %.1fs (session TTL 10 s, lock-delay 1 s)" % took)
 
 
