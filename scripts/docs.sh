@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the generated docs: docs/reference/ (module, plugin and role reference from DOCUMENTATION
+# Build the generated docs: the settings options of roles/zone_sync/meta/argument_specs.yml (from the
+# settings schema, scripts/settings_docs.py), docs/reference/ (module, plugin and role reference from DOCUMENTATION
 # blocks and meta/argument_specs.yml, by antsibull-docs) and docs/architecture.{svg,png} (from
 # docs/architecture.dot, by Graphviz).
 #   scripts/docs.sh          regenerate in place
@@ -13,6 +14,8 @@ check=false; [ "${1:-}" = "--check" ] && check=true
 
 out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
 mkdir -p "$out/reference"
+# The role's settings options come from the settings schema (scripts/settings_docs.py).
+if $check; then python scripts/settings_docs.py --check >&2; else python scripts/settings_docs.py >&2; fi
 # Lint first: broken DOCUMENTATION or argument_specs must fail here, not render as an error page.
 antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck . >&2
 antsibull-docs collection --use-current --squash-hierarchy --output-format simplified-rst \

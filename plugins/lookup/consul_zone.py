@@ -33,52 +33,6 @@ options:
     required: true
   consul_token:
     description: ACL token with C(service:read) and C(node:read) on what is published. Never logged.
-  consistency:
-    description: Consul read consistency mode. V(stale) lets any server answer (still refused without a leader).
-    type: str
-    choices: [default, consistent, stale]
-    default: default
-  services:
-    description: Only these services are published. Default all services.
-    type: list
-    elements: str
-  exclude_services:
-    description: Services never published.
-    type: list
-    elements: str
-    default: [consul]
-  tags:
-    description: An instance is published only when it carries all these tags.
-    type: list
-    elements: str
-    default: []
-  service_meta:
-    description: An instance is published only when its service meta has each of these key/value pairs.
-    type: dict
-    default: {}
-  dns_name_meta_key:
-    description: Service meta key whose value, when set, is the DNS name of the service instead of its name.
-    type: str
-    default: dns_name
-  dns_ttl_meta_key:
-    description: Service meta key whose value, when set, is the TTL of the service's records.
-    type: str
-    default: dns_ttl
-  ttl:
-    description: TTL of the records of services without a TTL of their own.
-    type: int
-    default: 300
-  invalid_names:
-    description:
-      - What to do with a service whose DNS name is invalid.
-      - V(fail) stops with an error naming the service; V(skip) leaves it out with a warning.
-    type: str
-    choices: [fail, skip]
-    default: fail
-  warning_is_healthy:
-    description: Publish instances with checks in C(warning) too.
-    type: bool
-    default: false
 notes:
   - Consul has no single call for the health of every service; one read per selected service runs in a
     small thread pool.
@@ -87,6 +41,7 @@ seealso:
 extends_documentation_fragment:
   - geant.consul_dns.consul
   - geant.consul_dns.consul.lookup
+  - geant.consul_dns.selection
 """
 
 EXAMPLES = r"""
@@ -153,10 +108,10 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.consul.client imp
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul.options import (
     CONNECTION_OPTIONS,
     reader_from_params,
+    selection_from_params,
 )
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul.zone_read import read_zone
 from ansible_collections.geant.consul_dns.plugins.module_utils.dns.names import InvalidDnsName
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul.healthy_instances import ServiceSelection
 
 display = Display()
 
@@ -172,12 +127,7 @@ class LookupModule(LookupBase):
         try:
             connection = dict((name, opt(name)) for name, _kwarg in CONNECTION_OPTIONS)
             reader = reader_from_params(connection, consistency=opt("consistency"))
-            selection = ServiceSelection(
-                services=opt("services"), exclude=opt("exclude_services"), tags=opt("tags"),
-                meta=opt("service_meta"), dns_name_meta_key=opt("dns_name_meta_key"),
-                dns_ttl_meta_key=opt("dns_ttl_meta_key"), invalid_names=opt("invalid_names"),
-                warning_is_healthy=opt("warning_is_healthy"),
-            )
+            selection = selection_from_params(opt)
             records = []
             for zone in terms:
                 result = read_zone(reader, selection, zone, default_ttl=opt("ttl"))

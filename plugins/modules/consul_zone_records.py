@@ -40,109 +40,10 @@ options:
     description:
       - ACL token with C(service:read) and C(node:read) on what is published, C(key:write) on the state key
         and C(key:read) on O(lock_key), C(session:write) when O(session) is set. Never logged.
-  consistency:
-    description: Consul read consistency mode for the health reads.
-    type: str
-    choices: [default, consistent, stale]
-    default: default
   zone:
     description: The zone, for example V(geant.services).
     type: str
     required: true
-  services:
-    description: Only these services are published. Default all services.
-    type: list
-    elements: str
-  exclude_services:
-    description: Services never published.
-    type: list
-    elements: str
-    default: [consul]
-  tags:
-    description: An instance is published only when it carries all these tags.
-    type: list
-    elements: str
-    default: []
-  service_meta:
-    description: An instance is published only when its service meta has each of these key/value pairs.
-    type: dict
-    default: {}
-  dns_name_meta_key:
-    description: Service meta key whose value, when set, is the DNS name of the service instead of its name.
-    type: str
-    default: dns_name
-  dns_ttl_meta_key:
-    description: Service meta key whose value, when set, is the TTL of the service's records.
-    type: str
-    default: dns_ttl
-  ttl:
-    description: TTL of the records of services without a TTL of their own.
-    type: int
-    default: 300
-  invalid_names:
-    description: V(fail) stops on a service whose DNS name is invalid; V(skip) leaves it out with a warning.
-    type: str
-    choices: [fail, skip]
-    default: fail
-  warning_is_healthy:
-    description: Count instances with checks in C(warning) as healthy.
-    type: bool
-    default: false
-  hold_down:
-    description: Seconds a new or recovered address must be healthy before it is published (0 = at once).
-    type: float
-    default: 60
-  grace:
-    description: Seconds a published address may be failing before it is withdrawn (0 = at once).
-    type: float
-    default: 0
-  penalty:
-    description: Penalty added each time an address falls from healthy to failing or leaves Consul (a flap).
-    type: float
-    default: 1000
-  half_life:
-    description: Seconds in which the penalty halves.
-    type: float
-    default: 900
-  suppress_limit:
-    description: An address whose penalty exceeds this is suppressed.
-    type: float
-    default: 2000
-  reuse_limit:
-    description: A suppressed address is reused once its penalty is below this.
-    type: float
-    default: 750
-  max_suppress:
-    description:
-      - Longest suppression, in seconds, after the last flap. Must make C(reuse_limit * 2^(max_suppress/half_life))
-        exceed O(suppress_limit).
-    type: float
-    default: 3600
-  all_failing:
-    description: What happens to a name whose instances are all failing, unless its service meta says otherwise.
-    type: str
-    choices: [withdraw, keep]
-    default: withdraw
-  all_failing_meta_key:
-    description: Service meta key with a per-service O(all_failing) policy (V(keep) or V(withdraw)).
-    type: str
-    default: dns_all_failing
-  state_prefix:
-    description: Consul KV prefix of the damping state; the zone's state is the key PREFIX/ZONE.
-    type: str
-    default: consul-dns/state
-  max_shrink_ratio:
-    description: Largest share (0-1) of the last published address records that one run may withdraw.
-    type: float
-    default: 0.5
-  min_records_for_shrink:
-    description: The shrink guard applies once the last published zone had at least this many address records.
-    type: int
-    default: 4
-  force:
-    description: Publish even when the shrink guard would refuse (with a warning).
-    type: bool
-    default: false
   lock_key:
     description: KV key of the lock that O(session) holds.
     type: str
@@ -174,6 +75,8 @@ seealso:
     link: https://www.rfc-editor.org/rfc/rfc2439
 extends_documentation_fragment:
   - geant.consul_dns.consul
+  - geant.consul_dns.selection
+  - geant.consul_dns.damping
 """
 
 EXAMPLES = r"""
@@ -290,6 +193,8 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.consul.client imp
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul.options import (
     consul_argument_spec,
     kv_from_params,
+    selection_argument_spec,
+    selection_from_params,
 )
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul.kv import (
     ConsulLock,
@@ -297,43 +202,24 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.consul.kv import 
 from ansible_collections.geant.consul_dns.plugins.module_utils.damping.state_store import StateStore
 from ansible_collections.geant.consul_dns.plugins.module_utils.sync.lock_keeper import holder_name
 from ansible_collections.geant.consul_dns.plugins.module_utils.damping.decision import (
-    ShrinkGuard,
     ZoneShrinkRefused,
     decide,
     observe,
 )
+from ansible_collections.geant.consul_dns.plugins.module_utils.damping.options import (
+    damping_argument_spec,
+    damping_config_from_params,
+    shrink_guard_from_params,
+)
 from ansible_collections.geant.consul_dns.plugins.module_utils.dns.names import InvalidDnsName, normalize_zone
-from ansible_collections.geant.consul_dns.plugins.module_utils.damping.flap import DampingConfig
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul.healthy_instances import ServiceSelection
 
 
 def argument_spec():
     spec = consul_argument_spec()
+    spec.update(selection_argument_spec())
+    spec.update(damping_argument_spec())
     spec.update(
-        consistency=dict(type="str", default="default", choices=["default", "consistent", "stale"]),
         zone=dict(type="str", required=True),
-        services=dict(type="list", elements="str"),
-        exclude_services=dict(type="list", elements="str", default=["consul"]),
-        tags=dict(type="list", elements="str", default=[]),
-        service_meta=dict(type="dict", default={}),
-        dns_name_meta_key=dict(type="str", default="dns_name", no_log=False),
-        dns_ttl_meta_key=dict(type="str", default="dns_ttl", no_log=False),
-        ttl=dict(type="int", default=300),
-        invalid_names=dict(type="str", default="fail", choices=["fail", "skip"]),
-        warning_is_healthy=dict(type="bool", default=False),
-        hold_down=dict(type="float", default=60),
-        grace=dict(type="float", default=0),
-        penalty=dict(type="float", default=1000),
-        half_life=dict(type="float", default=900),
-        suppress_limit=dict(type="float", default=2000),
-        reuse_limit=dict(type="float", default=750),
-        max_suppress=dict(type="float", default=3600),
-        all_failing=dict(type="str", default="withdraw", choices=["withdraw", "keep"]),
-        all_failing_meta_key=dict(type="str", default="dns_all_failing", no_log=False),
-        state_prefix=dict(type="str", default="consul-dns/state"),
-        max_shrink_ratio=dict(type="float", default=0.5),
-        min_records_for_shrink=dict(type="int", default=4),
-        force=dict(type="bool", default=False),
         lock_key=dict(type="str", default="consul-dns/lock/zone_sync", no_log=False),
         session=dict(type="str"),
     )
@@ -349,15 +235,9 @@ def main():
     try:
         zone = normalize_zone(p["zone"])
         result["zone"] = zone
-        config = DampingConfig(hold_down=p["hold_down"], grace=p["grace"], penalty=p["penalty"],
-                               half_life=p["half_life"], suppress_limit=p["suppress_limit"],
-                               reuse_limit=p["reuse_limit"], max_suppress=p["max_suppress"],
-                               all_failing=p["all_failing"])
-        guard = ShrinkGuard(p["max_shrink_ratio"], p["min_records_for_shrink"], p["force"])
-        selection = ServiceSelection(
-            services=p["services"], exclude=p["exclude_services"], tags=p["tags"], meta=p["service_meta"],
-            dns_name_meta_key=p["dns_name_meta_key"], dns_ttl_meta_key=p["dns_ttl_meta_key"],
-            invalid_names=p["invalid_names"], warning_is_healthy=p["warning_is_healthy"])
+        config = damping_config_from_params(p)
+        guard = shrink_guard_from_params(p)
+        selection = selection_from_params(p)
         kv = kv_from_params(p, consistency=p["consistency"])
         store = StateStore(kv, p["state_prefix"], zone)
         result["state_key"] = store.key

@@ -27,41 +27,6 @@ description:
   - The desired records come from the lookup P(geant.consul_dns.consul_zone#lookup) (O(records)) or
     from a zone file written by M(geant.consul_dns.zone_file) (O(zone_file)).
 options:
-  server:
-    description:
-      - Grid master, as a host name or V(https://host[:port]).
-      - Falls back to the environment variable E(INFOBLOX_HOST).
-    type: str
-    required: true
-  username:
-    description: WAPI user. Falls back to E(INFOBLOX_USERNAME).
-    type: str
-    required: true
-  password:
-    description: Password of O(username). Falls back to E(INFOBLOX_PASSWORD). Never logged.
-    type: str
-    required: true
-  wapi_version:
-    description: WAPI version in the URL path.
-    type: str
-    default: "2.12"
-  validate_certs:
-    description: Verify the grid master's TLS certificate.
-    type: bool
-    default: true
-  ca_path:
-    description: CA bundle that signed the grid master's certificate.
-    type: path
-  timeout:
-    description: Seconds to wait for each WAPI call.
-    type: float
-    default: 30
-  retries:
-    description:
-      - Retries of reads (with exponential backoff) after connection faults, timeouts and 5xx answers.
-      - Writes are never re-sent blindly; only a write whose connection could not be opened is retried.
-    type: int
-    default: 3
   zone:
     description: The authoritative zone, for example V(geant.services). It must exist in NIOS.
     type: str
@@ -123,8 +88,9 @@ options:
     type: bool
     default: false
 requirements:
-  - requests
   - dnspython (for O(zone_file))
+extends_documentation_fragment:
+  - geant.consul_dns.infoblox
 attributes:
   check_mode:
     support: full
@@ -217,16 +183,16 @@ wapi_calls:
   sample: {reads: 6, writes: 1}
 """
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.dns.names import InvalidDnsName, normalize_zone
 from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.push import SyncError, sync_zone
-from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.wapi import (
-    REQUESTS_IMPORT_ERROR,
-    WapiClient,
-    WapiError,
+from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.options import (
+    infoblox_argument_spec,
+    wapi_client_from_params,
 )
+from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.wapi import REQUESTS_IMPORT_ERROR, WapiError
 from ansible_collections.geant.consul_dns.plugins.module_utils.dns.records import Record
 from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.plan import PlanRefused, SyncPolicy
 
@@ -248,32 +214,30 @@ def desired_records(module, zone):
     return [r for r in zone_text.zone_records(parsed) if r.rtype in ("A", "AAAA")]
 
 
+def argument_spec():
+    spec = infoblox_argument_spec()
+    spec.update(
+        zone=dict(type="str", required=True),
+        view=dict(type="str", default="default"),
+        records=dict(type="list", elements="dict"),
+        zone_file=dict(type="path"),
+        owner_ea=dict(type="str", default="ManagedBy"),
+        owner_value=dict(type="str", default="geant.consul_dns"),
+        create_owner_ea=dict(type="bool", default=True),
+        max_change_ratio=dict(type="float", default=0.3),
+        min_records_for_ratio=dict(type="int", default=10),
+        allow_name_removal=dict(type="bool", default=False),
+        allow_empty=dict(type="bool", default=False),
+        force=dict(type="bool", default=False),
+        max_batch=dict(type="int", default=1000),
+        restart_services=dict(type="bool", default=False),
+    )
+    return spec
+
+
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            server=dict(type="str", required=True, fallback=(env_fallback, ["INFOBLOX_HOST"])),
-            username=dict(type="str", required=True, fallback=(env_fallback, ["INFOBLOX_USERNAME"])),
-            password=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["INFOBLOX_PASSWORD"])),
-            wapi_version=dict(type="str", default="2.12"),
-            validate_certs=dict(type="bool", default=True),
-            ca_path=dict(type="path"),
-            timeout=dict(type="float", default=30),
-            retries=dict(type="int", default=3),
-            zone=dict(type="str", required=True),
-            view=dict(type="str", default="default"),
-            records=dict(type="list", elements="dict"),
-            zone_file=dict(type="path"),
-            owner_ea=dict(type="str", default="ManagedBy"),
-            owner_value=dict(type="str", default="geant.consul_dns"),
-            create_owner_ea=dict(type="bool", default=True),
-            max_change_ratio=dict(type="float", default=0.3),
-            min_records_for_ratio=dict(type="int", default=10),
-            allow_name_removal=dict(type="bool", default=False),
-            allow_empty=dict(type="bool", default=False),
-            force=dict(type="bool", default=False),
-            max_batch=dict(type="int", default=1000),
-            restart_services=dict(type="bool", default=False),
-        ),
+        argument_spec=argument_spec(),
         mutually_exclusive=[("records", "zone_file")],
         required_one_of=[("records", "zone_file")],
         supports_check_mode=True,
@@ -294,9 +258,7 @@ def main():
     policy = SyncPolicy(owner_ea=p["owner_ea"], owner_value=p["owner_value"], max_change_ratio=p["max_change_ratio"],
                         min_records_for_ratio=p["min_records_for_ratio"], allow_name_removal=p["allow_name_removal"],
                         allow_empty=p["allow_empty"], force=p["force"])
-    client = WapiClient(p["server"], p["username"], p["password"], wapi_version=p["wapi_version"],
-                        validate_certs=p["validate_certs"], ca_path=p["ca_path"], timeout=p["timeout"],
-                        retries=p["retries"])
+    client = wapi_client_from_params(p)
 
     def calls():
         return {"reads": client.reads, "writes": client.writes}

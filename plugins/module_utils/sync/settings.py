@@ -5,9 +5,10 @@
 
 It owns each setting's name, type, default, description, allowed values and whether a zone may
 override it. Everything else derives from it: the action plugin ``geant.consul_dns.zone_sync`` and the
-watch service validate with :func:`load_settings`; the settings tables of docs/zone_sync.md and the
-``zone_sync_settings`` options of role ``zone_sync``'s ``meta/argument_specs.yml`` are generated from
-it (``scripts/settings_docs.py``, checked in CI).
+watch service validate with :func:`load_settings`; the ``zone_sync_settings`` and
+``zone_sync_secrets`` options of role ``zone_sync``'s ``meta/argument_specs.yml`` are generated from it
+(:func:`role_options`, written by ``scripts/settings_docs.py``); the settings tables of docs/zone_sync.md
+are checked against it (both by unit tests, so in CI).
 
 Validation happens before anything is written. An unknown key is an error that names where it is
 (the zone), the key and the nearest valid key; a missing required key names the zone and the key.
@@ -35,11 +36,13 @@ class Setting(object):
     """One ``consul_dns_<name>`` variable.
 
     ``zone_key``: the key of a ``consul_dns_zones`` entry that overrides it for one zone (None: global
-    only). ``secret``: never logged, belongs in a vault / AWX credential. ``section``: its table in the docs.
+    only). ``secret``: never logged, belongs in a vault / AWX credential. ``credential``: part of a
+    credential (AWX credential types inject it; role zone_sync accepts it in ``zone_sync_secrets``);
+    every secret is one. ``section``: its table in the docs.
     """
 
     def __init__(self, name, type, default, description, section, choices=None, zone_key=None, secret=False,
-                 minimum=None, maximum=None, elements=None, null_is_off=False):
+                 minimum=None, maximum=None, elements=None, null_is_off=False, credential=False):
         self.name = name
         self.type = type
         self.default = default
@@ -49,6 +52,7 @@ class Setting(object):
         self.choices = choices
         self.zone_key = zone_key
         self.secret = secret
+        self.credential = credential or secret
         self.minimum = minimum
         self.maximum = maximum
         self.elements = elements
@@ -90,7 +94,7 @@ SETTINGS = [
     S("consul_consistency", "str", "default", "Consistency mode of the health reads.", "consul",
       choices=["default", "consistent", "stale"]),
     # --- Zones
-    S("zones", "list", [], "The zones: a list of dicts, one per zone (keys in the table below).", "zones",
+    S("zones", "list", [], "The zones: a list of dicts, one per zone; at least one.", "zones",
       elements="dict"),
     S("zone_dir", "path", "/var/lib/consul_dns/zones",
       "Zone files go here (created if missing) unless a zone sets zone_file.", "zones"),
@@ -140,7 +144,7 @@ SETTINGS = [
     # --- Infoblox
     S("infoblox_server", "str", "", "Grid master, host or https://host[:port]; empty: zone files only, no push.",
       "infoblox"),
-    S("infoblox_username", "str", None, "WAPI user; required with a server.", "infoblox"),
+    S("infoblox_username", "str", None, "WAPI user; required with a server.", "infoblox", credential=True),
     S("infoblox_password", "str", None, "WAPI password; required with a server. Keep it in a vault.", "infoblox",
       secret=True),
     S("infoblox_view", "str", "default", "DNS view of the zones.", "infoblox", zone_key="infoblox_view"),
@@ -382,3 +386,66 @@ def _zone(item, position, values):
     if not resolved["nameservers"]:
         raise SettingsError("%s: key nameservers must list at least one name server" % where)
     return ZoneConfig(resolved)
+
+
+def _bounds_words(spec):
+    if spec.minimum is not None and spec.maximum is not None:
+        return "Between %s and %s." % (spec.minimum, spec.maximum)
+    if spec.minimum is not None:
+        return "At least %s." % spec.minimum
+    if spec.maximum is not None:
+        return "At most %s." % spec.maximum
+    return None
+
+
+def _option(spec, description, with_default=True):
+    """An argument_specs option (role meta/argument_specs.yml format) for ``spec``."""
+    option = {"type": spec.type, "description": description}
+    if spec.type == "list" and spec.elements:
+        option["elements"] = spec.elements
+    if spec.choices:
+        option["choices"] = list(spec.choices)
+    if getattr(spec, "required", False):
+        option["required"] = True
+    if getattr(spec, "secret", False):
+        option["no_log"] = True
+    if with_default and spec.default not in (None, [], {}):
+        option["default"] = _copy(spec.default)
+    return option
+
+
+def _descriptions(spec, *extra):
+    lines = [spec.description] + [line for line in extra if line]
+    return lines[0] if len(lines) == 1 else lines
+
+
+def zone_key_options():
+    """The keys of one ``consul_dns_zones`` entry as argument_specs options."""
+    options = {}
+    for key in ALL_ZONE_KEYS:
+        if key in ZONE_ONLY_BY_KEY:
+            spec = ZONE_ONLY_BY_KEY[key]
+            options[key] = _option(spec, _descriptions(spec, _bounds_words(spec)))
+        else:
+            spec = OVERRIDES_BY_ZONE_KEY[key]
+            options[key] = _option(spec, _descriptions(spec, "Overrides %s for this zone."
+                                                       % spec.variable, _bounds_words(spec)), with_default=False)
+    return options
+
+
+def role_options():
+    """``(zone_sync_settings options, zone_sync_secrets options)`` for role zone_sync's argument_specs.
+
+    Settings take every setting that is not secret, secrets every credential setting (so a secret in the
+    settings file, which is not root-only, is an error).
+    """
+    settings, secrets = {}, {}
+    for spec in SETTINGS:
+        option = _option(spec, _descriptions(spec, _bounds_words(spec)))
+        if spec.name == "zones":
+            option["options"] = zone_key_options()
+        if spec.credential:
+            secrets[spec.variable] = dict(option)
+        if not spec.secret:
+            settings[spec.variable] = option
+    return settings, secrets

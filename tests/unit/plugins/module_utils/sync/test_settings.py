@@ -138,3 +138,30 @@ def test_the_docs_tables_name_every_setting_and_zone_key_and_nothing_else():
     wanted = variables | zone_keys
     assert sorted(wanted - documented) == []
     assert sorted(d for d in documented - wanted if d.startswith("consul_dns_")) == []
+
+
+def test_role_argument_specs_are_generated_from_the_schema():
+    """roles/zone_sync/meta/argument_specs.yml holds role_options() (scripts/settings_docs.py writes it)."""
+    import yaml
+
+    from tests.playbook import REPO_ROOT
+
+    specs = yaml.safe_load((REPO_ROOT / "roles" / "zone_sync" / "meta" / "argument_specs.yml").read_text())
+    options = specs["argument_specs"]["main"]["options"]
+    settings_options, secrets_options = schema.role_options()
+    assert options["zone_sync_settings"]["options"] == settings_options, "run scripts/settings_docs.py"
+    assert options["zone_sync_secrets"]["options"] == secrets_options, "run scripts/settings_docs.py"
+
+
+def test_role_options_split_secrets_from_settings():
+    settings_options, secrets_options = schema.role_options()
+    assert set(secrets_options) == {"consul_dns_consul_token", "consul_dns_infoblox_username",
+                                    "consul_dns_infoblox_password"}
+    assert "consul_dns_infoblox_password" not in settings_options and "consul_dns_consul_token" not in settings_options
+    assert secrets_options["consul_dns_infoblox_password"]["no_log"] is True
+    assert "no_log" not in secrets_options["consul_dns_infoblox_username"]
+    zone = settings_options["consul_dns_zones"]["options"]
+    assert zone["name"]["required"] and zone["nameservers"]["required"]
+    assert "default" not in zone["hold_down"] and "Overrides consul_dns_hold_down for this zone." in zone["hold_down"]["description"]
+    assert set(zone) == set(schema.ALL_ZONE_KEYS)
+    assert settings_options["consul_dns_lock_ttl"]["description"][-1] == "Between 10 and 86400."
