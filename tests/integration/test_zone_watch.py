@@ -177,7 +177,7 @@ def test_only_the_lock_holder_writes_and_a_standby_takes_over(consul_cluster, wa
     second.wait_log("acquired", 15)
     set_check(cluster, "wl", "prod-crowd02", "pass", wait=False)
     wait_until(lambda: addresses(nios, zone, "wl") == [A, B], 15, "new holder did not push")
-    assert "pushed to Infoblox" in second.log()
+    second.wait_log("pushed to Infoblox", 10)  # logged after the WAPI write
 
     # A holder that dies keeps the lock until Consul ends its session (TTL 10 s, up to twice that,
     # plus the lock-delay); then the standby takes over and writes.

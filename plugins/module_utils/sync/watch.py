@@ -28,7 +28,7 @@ import threading
 import time
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul.client import ConsulError
-from ansible_collections.geant.consul_dns.plugins.module_utils.consul.kv import ConsulKV, LockLost
+from ansible_collections.geant.consul_dns.plugins.module_utils.consul.kv import ConsulKV
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul.watch import (
     BlockingWatch,
     CachedHealthReader,
