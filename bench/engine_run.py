@@ -155,4 +155,5 @@ def consul_read(variables):
     start = time.perf_counter()
     kv = ConsulKV(consistency=settings["consul_consistency"], **consul_connection(settings))
     observed = observe(kv, plan.selection, plan.zone, settings["all_failing_meta_key"])
+    print("[bench] Consul read path: %s" % getattr(kv, "read_path", "per-service (no read_path)"), flush=True)
     return observed, time.perf_counter() - start
