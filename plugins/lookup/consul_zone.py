@@ -34,8 +34,12 @@ options:
   consul_token:
     description: ACL token with C(service:read) and C(node:read) on what is published. Never logged.
 notes:
-  - Consul has no single call for the health of every service; one read per selected service runs in a
-    small thread pool.
+  - Consul's public API has no single call for the health of every service. A small selection is read with
+    one C(/v1/health/service/NAME) call per service, in a small thread pool. When the selection is at least a
+    quarter of the catalog and at least 100 services, one C(/v1/internal/ui/nodes) call (the Consul UI's own
+    endpoint) returns the same instances and checks; when Consul refuses it (HTTP 403, 404 or 405, for
+    example C(http_config.block_endpoints)) or its answer has an unexpected shape, the reads fall back to one
+    call per service. Either way the token must be able to read the services and their nodes.
 seealso:
   - module: geant.consul_dns.zone_file
 extends_documentation_fragment:
