@@ -36,7 +36,8 @@ def parse_args(argv=None):
     parser.add_argument("--playbook-runs", type=int, default=3, help="runs per ansible-playbook figure (median)")
     parser.add_argument("--loop-records", type=int, default=200,
                         help="records in the side-by-side (nios_a_record loop vs infoblox_zone_sync module)")
-    parser.add_argument("--loop-runs", type=int, default=1, help="runs of the nios_a_record loop (median)")
+    parser.add_argument("--loop-runs", type=int, default=1,
+                        help="runs of the nios_a_record loop (median); 0 skips the side-by-side")
     parser.add_argument("--change-percent", type=float, default=1.0, help="instances flipped in the change runs")
     parser.add_argument("--no-playbooks", action="store_true", help="skip every ansible-playbook measurement")
     parser.add_argument("--convergence-trials", type=int, default=10,
@@ -320,7 +321,7 @@ class Bench(object):
                     self.results["convergence"] = Convergence(self.consul, self.nios, services, self.log).measure(
                         self.o.convergence_trials, self.o.timer_trials, self.o.timer_period,
                         self.o.timer_random_delay, timer=not self.o.no_playbooks and self.o.timer_trials > 0)
-            if not self.o.no_playbooks:
+            if not self.o.no_playbooks and self.o.loop_runs > 0:
                 self.side_by_side()
         finally:
             self.nios.stop()
