@@ -285,8 +285,8 @@ def _type_words(spec):
     return words
 
 
-class ZoneConfig(object):
-    """One entry of ``consul_dns_zones``, validated, with every key resolved (zone value or global)."""
+class _Values(object):
+    """Read-only access by name to validated values."""
 
     def __init__(self, values):
         self.values = values
@@ -297,23 +297,21 @@ class ZoneConfig(object):
     def get(self, key, default=None):
         return self.values.get(key, default)
 
+
+class ZoneConfig(_Values):
+    """One entry of ``consul_dns_zones``, validated, with every key resolved (zone value or global)."""
+
     @property
     def name(self):
         return self.values["name"]
 
 
-class SyncSettings(object):
+class SyncSettings(_Values):
     """Validated settings: ``settings[name]`` for globals (without the prefix), ``zones`` for the zones."""
 
     def __init__(self, values, zones):
-        self.values = values
+        super(SyncSettings, self).__init__(values)
         self.zones = zones
-
-    def __getitem__(self, name):
-        return self.values[name]
-
-    def get(self, name, default=None):
-        return self.values.get(name, default)
 
     def as_variables(self):
         """``{consul_dns_<name>: value}`` (zones as given after validation)."""
