@@ -5,7 +5,9 @@
 #     from playbooks/demo/services/ (crowd on 1.1.1.10 and 1.1.1.11, dashboard, cacti, bodportal),
 #   - starts the local Infoblox stand-in (the WAPI simulator, https://127.0.0.1:8443, admin/infoblox)
 #     with zone geant.services,
-#   - runs the sync playbook: zone file .cache/demo/geant.services.zone, records pushed to the stand-in.
+#   - runs the main job, the playbook geant.consul_dns.zone_sync with the settings .cache/demo/settings.yml:
+#     zone file .cache/demo/geant.services.zone, records pushed to the stand-in, report
+#     .cache/demo/last_sync.json.
 #   - "watch" then starts the watch service (roles/zone_sync/files/consul-dns-zone-watch) on the same
 #     Consul and stand-in: from then on fail/recover reach the zone file and the stand-in by themselves
 #     within about a second (its log: .cache/demo/watch.log).
@@ -13,9 +15,10 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-demo="$root/.cache/demo"
+# Overridable for the test that runs the demo next to other Consul agents (tests/integration/test_demo.py).
+demo="${CONSUL_DNS_DEMO_DIR:-$root/.cache/demo}"
 mkdir -p "$demo"
-consul_addr=127.0.0.1
+consul_addr=${CONSUL_DNS_DEMO_CONSUL_ADDR:-127.0.0.1}
 nios_port=${CONSUL_DNS_DEMO_NIOS_PORT:-8443}
 
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -44,8 +47,13 @@ start_consul() {
   fi
   # A dev agent (in-memory, single server) that registers the example services from their own
   # definition files, as every client agent does from its config dir.
-  .cache/consul/usr/bin/consul agent -dev -bind 127.0.0.1 -client "$consul_addr" -node demo \
-    -config-dir playbooks/demo/services >"$demo/consul.log" 2>&1 &
+  # Their TCP checks probe the agent's own HTTP port, on the demo's address.
+  rm -rf "$demo/services"; mkdir -p "$demo/services"
+  for definition in playbooks/demo/services/*.json; do
+    sed "s/127\.0\.0\.1:8500/$consul_addr:8500/" "$definition" > "$demo/services/$(basename "$definition")"
+  done
+  .cache/consul/usr/bin/consul agent -dev -bind "$consul_addr" -client "$consul_addr" -node demo \
+    -config-dir "$demo/services" >"$demo/consul.log" 2>&1 &
   echo $! > "$demo/consul.pid"
   wait_url "http://$consul_addr:8500/v1/status/leader" consul
   echo "demo: Consul dev agent on http://$consul_addr:8500 (log $demo/consul.log)"
@@ -72,22 +80,16 @@ wait_healthy() {  # until every example service instance passes its check (first
     [ "$(curl -fsS "http://$consul_addr:8500/v1/health/state/passing" | grep -o '"ServiceID":"[a-z]' | wc -l)" -ge 6 ] && return 0
     sleep 0.2
   done
+  echo "demo: not every example instance passes its check yet (see $demo/consul.log)" >&2
 }
 
-run_sync() {
-  ANSIBLE_CONFIG="$root/ansible.cfg" .venv/bin/ansible-playbook playbooks/demo/sync.yml \
-    -e "demo_dir=$demo nios_host=127.0.0.1:$nios_port"
-  echo "--- $demo/geant.services.zone"
-  cat "$demo/geant.services.zone"
-}
-
-start_watch() {
-  running "$demo/watch.pid" && { echo "demo: the watch service already runs (pid $(cat "$demo/watch.pid"))"; return 0; }
-  cat > "$demo/watch.yml" <<SETTINGS
+write_settings() {  # the consul_dns_* settings of the demo: the playbook and the watch service read the same file
+  cat > "$demo/settings.yml" <<SETTINGS
 consul_dns_consul_address: http://$consul_addr:8500
 consul_dns_zones:
   - {name: geant.services, nameservers: [ns1.geant.net.], hostmaster: hostmaster@geant.org}
 consul_dns_zone_dir: $demo
+consul_dns_report_file: $demo/last_sync.json
 consul_dns_hold_down: 0
 consul_dns_lock_delay: 0
 consul_dns_state_prefix: consul-dns/demo-state
@@ -96,7 +98,19 @@ consul_dns_infoblox_username: admin
 consul_dns_infoblox_password: infoblox
 consul_dns_infoblox_ca_path: $demo/nios-tls/wapi-simulator-ca.pem
 SETTINGS
-  nohup .venv/bin/python roles/zone_sync/files/consul-dns-zone-watch --config "$demo/watch.yml" \
+}
+
+run_sync() {  # the main job: the collection's playbook, one task of the action geant.consul_dns.zone_sync
+  write_settings
+  ANSIBLE_CONFIG="$root/ansible.cfg" .venv/bin/ansible-playbook geant.consul_dns.zone_sync -e "@$demo/settings.yml"
+  echo "--- $demo/geant.services.zone"
+  cat "$demo/geant.services.zone"
+}
+
+start_watch() {
+  running "$demo/watch.pid" && { echo "demo: the watch service already runs (pid $(cat "$demo/watch.pid"))"; return 0; }
+  write_settings
+  nohup .venv/bin/python roles/zone_sync/files/consul-dns-zone-watch --config "$demo/settings.yml" \
     --collections-path "$root/.cache/collections" >>"$demo/watch.log" 2>&1 &
   echo $! > "$demo/watch.pid"
   for _ in $(seq 1 50); do grep -q "INFO sync " "$demo/watch.log" 2>/dev/null && break; sleep 0.2; done
