@@ -14,6 +14,11 @@ __metaclass__ = type
 
 import re
 
+try:
+    from functools import lru_cache
+except ImportError:  # pragma: no cover - Python 2 is not supported, kept for sanity's import test
+    lru_cache = None
+
 MAX_LABEL_LENGTH = 63
 # RFC 1035: 255 octets on the wire = 253 characters in text form without the trailing dot.
 MAX_NAME_LENGTH = 253
@@ -53,7 +58,16 @@ def normalize_name(name):
     """Validate a (possibly multi-label) relative name such as ``crowd`` or ``api.crowd``."""
     if not isinstance(name, str) or name.strip(".") == "":
         raise InvalidDnsName("empty DNS name")
+    return _normalize_name(name)
+
+
+def _normalize_name(name):
     return ".".join(normalize_label(part) for part in name.rstrip(".").split("."))
+
+
+if lru_cache is not None:
+    # Every record of a zone passes here on every run, most names several times (one per address).
+    _normalize_name = lru_cache(maxsize=1 << 16)(_normalize_name)
 
 
 def normalize_zone(zone):

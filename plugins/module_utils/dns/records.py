@@ -16,6 +16,11 @@ import ipaddress
 import socket
 from collections import namedtuple
 
+try:
+    from functools import lru_cache
+except ImportError:  # pragma: no cover - Python 2 is not supported, kept for sanity's import test
+    lru_cache = None
+
 from ansible_collections.geant.consul_dns.plugins.module_utils.dns.names import (
     InvalidDnsName,
     fqdn,
@@ -75,12 +80,10 @@ def _parse_ip(address):
     return ip.version, int(ip), str(ip)
 
 
-try:
-    from functools import lru_cache
-
+if lru_cache is not None:
     _parse_ip = lru_cache(maxsize=1 << 16)(_parse_ip)
-except ImportError:  # pragma: no cover - Python 2 is not supported, kept for sanity's import test
-    pass
+
+parse_ip = _parse_ip  # the memoized one, for zone_canonical
 
 
 def address_type(address):
@@ -114,15 +117,24 @@ def canonical_address(address, rtype=None):
     return text
 
 
+def _name_key(name):
+    # Apex first, then owner names in reversed-label order (DNS canonical order, RFC 4034 6.1 style).
+    return () if name == "@" else tuple(reversed(name.split(".")))
+
+
+if lru_cache is not None:
+    _name_key = lru_cache(maxsize=1 << 16)(_name_key)
+
+
 def _sort_key(record):
-    if record.rtype in ("A", "AAAA"):
-        version, number, _text = _ip_tuple(record.value)
+    name, rtype, _ttl, value = record
+    if rtype == "A" or rtype == "AAAA":
+        parsed = _parse_ip(value) if isinstance(value, str) else None
+        version, number, _text = parsed if parsed is not None else _ip_tuple(value)
         value_key = (version, number, "")
     else:
-        value_key = (0, 0, record.value)
-    # Apex first, then owner names in reversed-label order (DNS canonical order, RFC 4034 6.1 style).
-    name_key = () if record.name == "@" else tuple(reversed(record.name.split(".")))
-    return (name_key, _TYPE_ORDER.get(record.rtype, 9), record.rtype, value_key)
+        value_key = (0, 0, value)
+    return (_name_key(name), _TYPE_ORDER.get(rtype, 9), rtype, value_key)
 
 
 def sort_records(records):

@@ -237,8 +237,8 @@ class StagedZoneFile(object):
             self.tmp_path = None
 
     def _keep(self, text):
-        """Remember the parsed zone of ``text``, the file's content now, when it is a valid zone."""
-        if self.kept is not None and (self.committed or self.plan.existing_valid):
+        """Remember the zone content of ``text``, the file's content now, when it is a valid zone."""
+        if self.kept is not None and self.plan.zone is not None and (self.committed or self.plan.existing_valid):
             self.kept[self.path] = (text, self.plan.zone)
 
 

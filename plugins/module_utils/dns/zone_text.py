@@ -1,12 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: GEANT
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The zone as RFC 1035 master file text: render, parse and compare with dnspython.
+"""The zone as RFC 1035 master file text: render, parse and compare.
 
 :func:`plan_zone_file` is the decision the ``zone_file`` module makes: given the zone settings, the
 wanted records and the text of the existing file (if any), it says whether the zone changed (ignoring
 the SOA serial), which serial to publish, and what the new text is. Nothing here touches the file
-system; see ``zone_file_io`` for that.
+system; see ``zone_file`` for that.
+
+The collection writes zone files in one canonical form (``zone_canonical``): rendered from strings,
+compared with the existing file as text (the no-change path: one string comparison), and read back by
+a strict parser of that form when something changed. A zone with record types outside that form is
+built with dnspython, and an existing file not in that form (hand-edited, another tool's) is read
+with dnspython's zone parser, as before.
 
 Record values are in master file syntax: names in values (CNAME, MX, NS, ...) are relative to the zone
 unless they end with a dot, exactly as in a zone file.
@@ -27,6 +33,16 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.dns.serial import
     check_serial,
     next_serial,
 )
+from ansible_collections.geant.consul_dns.plugins.module_utils.dns.zone_canonical import (
+    HEADER,
+    NotCanonical,
+    ZoneContent,
+    ZoneTextError,
+    build_canonical,
+    canonical_head_serial,
+    compare_contents,
+    parse_canonical,
+)
 
 try:
     import dns.exception
@@ -42,17 +58,8 @@ else:
     HAS_DNSPYTHON = True
     DNSPYTHON_IMPORT_ERROR = None
 
-HEADER = (
-    "; Zone {zone}: written by the Ansible module geant.consul_dns.zone_file.\n"
-    "; Do not edit by hand, changes are overwritten on the next run.\n"
-)
-
 # Types a node may hold next to a CNAME (RFC 2181 10.1, RFC 4035).
 _CNAME_COMPATIBLE = frozenset(["CNAME", "RRSIG", "NSEC", "NSEC3", "KEY"])
-
-
-class ZoneTextError(ValueError):
-    """Records or zone text that cannot make a valid zone."""
 
 
 ZonePlan = namedtuple("ZonePlan", [
@@ -66,7 +73,7 @@ ZonePlan = namedtuple("ZonePlan", [
     "soa_changed",      # SOA parameters (other than the serial) or SOA TTL differ
     "existing_valid",   # the existing file parsed as a zone for this origin
     "warnings",         # list of strings
-    "zone",             # the dns.zone.Zone of ``text`` (a caller may keep it, see plan_zone_file)
+    "zone",             # the ZoneContent of ``text``, None if not known (a caller may keep it, see plan_zone_file)
 ])
 
 
@@ -85,7 +92,7 @@ def prepare_records(records, allow_empty=False):
             "records is empty: refusing to write a zone without records (an empty list from a fault "
             "must not replace a good zone); set allow_empty=true if the zone is meant to be empty"
         )
-    result, errors = set(), []
+    result, errors = {}, []  # a dict: de-duplicated in input order, which sorts faster than a set's
     for index, data in enumerate(records or []):
         if not isinstance(data, dict):
             errors.append("records[%d]: %r is not a dict with name, type, ttl and value" % (index, data))
@@ -104,11 +111,12 @@ def prepare_records(records, allow_empty=False):
                 "not from records" % (index, record.rtype)
             )
             continue
-        result.add(record)
+        result[record] = None
     if errors:
         raise ZoneTextError("invalid records: " + "; ".join(errors))
     records = sort_records(result)
-    _check_cname_rules(records)
+    if any(record.rtype == "CNAME" for record in records):
+        _check_cname_rules(records)
     return records
 
 
@@ -179,9 +187,59 @@ def set_serial(zone, serial):
 
 
 def render_zone(settings, records, serial):
-    """Text of the zone file for ``records`` at ``serial``; returns ``(text, warnings)``."""
-    zone, warnings = build_zone(settings, records, serial)
-    return zone_to_text(zone, settings), warnings
+    """Text of the zone file for ``records`` (sorted Record list) at ``serial``; returns ``(text, warnings)``."""
+    desired = desired_zone(settings, records)
+    return desired.text(serial), list(desired.warnings)
+
+
+class _DnspythonZone(object):
+    """The wanted zone built with dnspython, for record types outside the canonical form.
+
+    The same interface as :class:`zone_canonical.CanonicalZone`: ``text(serial)``, ``content(serial)``,
+    ``serial_if_same(text)`` (always None: the existing file is compared after parsing it), ``warnings``.
+    """
+
+    def __init__(self, settings, records):
+        self.settings = settings
+        self.zone, self.warnings = build_zone(settings, records, 0)
+        self.records = frozenset(r for r in zone_records(self.zone) if r.rtype != "SOA")
+        self.soa = _soa_without_serial(self.zone)
+
+    def text(self, serial):
+        set_serial(self.zone, serial)
+        return zone_to_text(self.zone, self.settings)
+
+    def content(self, serial):
+        return ZoneContent(serial, self.soa, self.records)
+
+    def serial_if_same(self, text):
+        return None
+
+
+def desired_zone(settings, records):
+    """The zone of ``settings`` and ``records`` (sorted Record list), renderable at any serial.
+
+    The canonical renderer when every record type is in its form, else dnspython. Raises
+    :class:`ZoneTextError` for an invalid value.
+    """
+    return build_canonical(settings, records) or _DnspythonZone(settings, records)
+
+
+def zone_content(zone):
+    """The :class:`ZoneContent` of a dnspython zone (parsed with :func:`parse_zone`)."""
+    return ZoneContent(soa_serial(zone), _soa_without_serial(zone),
+                       frozenset(r for r in zone_records(zone) if r.rtype != "SOA"))
+
+
+def read_zone_text(text, zone_name):
+    """The :class:`ZoneContent` of zone file ``text``: the strict canonical parser, else dnspython's.
+
+    Raises :class:`ZoneTextError` when ``text`` is not a zone file for ``zone_name``.
+    """
+    try:
+        return parse_canonical(text, zone_name)
+    except NotCanonical:
+        return zone_content(parse_zone(text, zone_name))
 
 
 def parse_zone(text, zone_name):
@@ -193,14 +251,18 @@ def parse_zone(text, zone_name):
 
 
 def salvage_serial(text, zone_name):
-    """Best effort: the apex SOA serial of a file that :func:`parse_zone` refused (e.g. no NS), else None."""
+    """Best effort: the apex SOA serial of a file that :func:`parse_zone` refused, else None.
+
+    dnspython reads a file without apex NS; a file of the collection's own that is damaged further down
+    (truncated or corrupted in a record) still has its serial in its canonical SOA line.
+    """
     try:
         zone = dns.zone.from_text(text, origin=_origin(zone_name), relativize=True, check_origin=False)
         rdataset = zone.get_rdataset(dns.name.empty, dns.rdatatype.SOA)
     except (dns.exception.DNSException, ValueError, UnicodeError):
-        return None
+        rdataset = None
     if not rdataset:
-        return None
+        return canonical_head_serial(text, zone_name)
     return int(rdataset[0].serial)
 
 
@@ -243,37 +305,49 @@ def plan_zone_file(settings, records, existing_text, today=None, allow_empty=Fal
 
     ``records`` is the module's list of dicts (or Record objects); ``existing_text`` the current file
     content or None if there is none. Raises :class:`ZoneTextError` for invalid records.
-    ``existing_zone``: the parsed ``existing_text``, when the caller kept the ``zone`` of an earlier
-    plan whose text is still the file's (parsing a large zone is most of a plan's time).
+    ``existing_zone``: the :class:`ZoneContent` of ``existing_text``, when the caller kept the ``zone``
+    of an earlier plan whose text is still the file's (it saves reading the file when the zone changed).
+
+    The steps, cheapest first:
+
+    1. the wanted zone is rendered (canonical form); when the existing file is exactly that text apart
+       from the SOA serial, nothing changed and the file's serial stays (no parsing at all);
+    2. otherwise the existing file is read: the strict canonical parser, else dnspython's zone parser
+       (a hand-edited file, another tool's); a file neither can read is replaced, with a warning, and
+       its serial continued when its SOA is readable;
+    3. the two zones are compared ignoring the serial (a file that differs only in formatting is not
+       a change); a change gets the next serial (``serial.next_serial``) and the new text.
     """
     if records and all(isinstance(r, Record) for r in records):
         records = [r.to_dict() for r in records]
     wanted = prepare_records(records, allow_empty=allow_empty)
+    desired = desired_zone(settings, wanted)
     warnings = []
     existing, previous_serial = None, None
     if existing_text is not None:
+        serial = desired.serial_if_same(existing_text)
+        if serial is not None:
+            if existing_zone is not None and existing_zone.serial != serial:
+                existing_zone = None
+            return ZonePlan(False, serial, serial, existing_text, wanted, [], [], False, True,
+                            list(desired.warnings), existing_zone)
         try:
-            existing = existing_zone if existing_zone is not None else parse_zone(existing_text, settings.zone)
-            previous_serial = soa_serial(existing)
+            existing = existing_zone if existing_zone is not None else read_zone_text(existing_text, settings.zone)
+            previous_serial = existing.serial
         except ZoneTextError as exc:
             previous_serial = salvage_serial(existing_text, settings.zone)
             warnings.append("the existing zone file cannot be parsed as zone %s (%s); it is replaced%s" % (
                 settings.zone, exc,
                 "" if previous_serial is None else " and its serial %d is continued" % previous_serial))
-    # The desired zone at the current serial: equal to the existing one means nothing to do.
-    probe_serial = previous_serial if previous_serial is not None else 0
-    desired, build_warnings = build_zone(settings, wanted, probe_serial)
-    warnings.extend(build_warnings)
+    warnings.extend(desired.warnings)
     if existing is not None:
-        added, removed, soa_changed = compare_zones(existing, desired)
+        added, removed, soa_changed = compare_contents(existing, desired.content(previous_serial))
         if not added and not removed and not soa_changed:
             return ZonePlan(False, previous_serial, previous_serial, existing_text, wanted, [], [], False,
                             True, warnings, existing)
     else:
-        added = [r for r in zone_records(desired) if r.rtype != "SOA"]
+        added = sort_records(desired.records)
         removed, soa_changed = [], False
     serial = next_serial(previous_serial, today=today)
-    set_serial(desired, serial)  # the zone built above, at its new serial: no second build
-    text = zone_to_text(desired, settings)
-    return ZonePlan(True, serial, previous_serial, text, wanted, added, removed, soa_changed,
-                    existing is not None, warnings, desired)
+    return ZonePlan(True, serial, previous_serial, desired.text(serial), wanted, added, removed, soa_changed,
+                    existing is not None, warnings, desired.content(serial))

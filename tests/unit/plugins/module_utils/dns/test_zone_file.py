@@ -46,6 +46,30 @@ def test_writes_only_changes_and_reuses_the_parsed_zone(tmp_path, monkeypatch):
     assert "1.1.1.11" not in open(path).read()
 
 
+def test_no_change_runs_no_named_checkzone_and_leaves_the_file_alone(tmp_path):
+    path = str(tmp_path / "geant.services.zone")
+    write_zone_file(path, SETTINGS, records("1.1.1.10", "1.1.1.11"), validate="never", today=TODAY)
+    before = os.stat(path)
+    calls = []
+
+    def checker(argv):
+        calls.append(argv)
+        return 0, "", ""
+
+    later = TODAY + datetime.timedelta(days=2)
+    staged = stage_zone_file(path, SETTINGS, records("1.1.1.11", "1.1.1.10"), validate="always", today=later,
+                             run_command=checker, checker_path="/bin/true")
+    assert not staged.changed and staged.tmp_path is None and not staged.validated
+    staged.commit(plain_replace(0o644))
+    after = os.stat(path)
+    assert calls == [] and (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert staged.result()["serial"] == 2025112501 and os.listdir(str(tmp_path)) == ["geant.services.zone"]
+    changed = stage_zone_file(path, SETTINGS, records("1.1.1.10"), validate="always", today=later,
+                              run_command=checker, checker_path="/bin/true")
+    assert changed.changed and len(calls) == 1 and changed.result()["serial"] == 2025112701
+    changed.discard()
+
+
 def test_a_file_changed_behind_its_back_is_parsed_again(tmp_path):
     path = str(tmp_path / "geant.services.zone")
     kept = {}
