@@ -7,7 +7,10 @@ Both modes run the collection as deployed, against the seeded Consul and the sim
   change within ``consul_dns_watch_min_interval`` of the last sync waits for it). Per trial one instance's check is re-registered critical through the
   catalog API; the clock starts just before that call and stops when a WAPI read no longer finds the
   record (polled every ``POLL`` seconds). The check then passes again and the time until the record is
-  back is taken too (recovery, hold-down 0).
+  back is taken too (recovery, hold-down 0). The WAPI calls the service made for each change are counted
+  from the simulator's request log (this bench's own polling left out): reads are GETs and
+  multi-object ``request`` calls made only of GET items (a name-scoped read), writes the other
+  ``request`` calls.
 - timer mode: ``ansible-playbook geant.consul_dns.zone_sync`` (what the timer's wrapper runs: one
   task, the sync engine) started right after the check turned critical; its wall time is measured.
   What a timer adds, the wait for its next tick, is computed, not slept through: with failures at
@@ -74,30 +77,61 @@ class Convergence(object):
         self.next_service += 1
         return item
 
+    def wapi_calls(self):
+        """``(reads, writes)`` the service sent since the simulator's log was last cleared."""
+        reads = writes = 0
+        for entry in self.nios.control("GET", "log"):
+            query, body = entry.get("query") or "", entry.get("body")
+            if entry["kind"] == "read":
+                if "ipv4addr=" in query and "_paging" not in query:
+                    continue  # this bench's polling (present())
+                reads += 1
+            elif entry["kind"] == "request":
+                items = body if isinstance(body, list) else [body]
+                if items and all(isinstance(i, dict) and i.get("method") == "GET" for i in items):
+                    reads += 1
+                else:
+                    writes += 1
+            elif entry["kind"] in ("write", "function"):
+                writes += 1
+        return reads, writes
+
+    def change(self, watch, item, status, present):
+        """Turn ``item``'s check ``status``; seconds until the simulator shows it, and the WAPI calls of the sync."""
+        syncs = watch.syncs()
+        self.nios.clear_log()
+        start = time.perf_counter()
+        self.consul.set_status([item], status)
+        self.wait_for(item, present)
+        seconds = time.perf_counter() - start
+        watch.wait_log(r"INFO sync \d+ ", timeout=60, count=syncs + 1)  # logged after its last WAPI call
+        return seconds, self.wapi_calls()
+
     def watch_mode(self, trials):
         watch = WatchProcess(self.tmp, "watch", self.settings, collections=COLLECTIONS)
         try:
             watch.wait_log(r"INFO sync 1 ", timeout=300)
-            deleted, recovered = [], []
+            deleted, recovered, calls = [], [], []
             for _trial in range(trials):
                 item = self.pick()
                 self.wait_for(item, True)
                 # Failures are independent events: not within the service's rate limit of the last sync.
                 time.sleep(GAP)
-                start = time.perf_counter()
-                self.consul.set_status([item], "critical")
-                self.wait_for(item, False)
-                deleted.append(time.perf_counter() - start)
+                seconds, wapi = self.change(watch, item, "critical", False)
+                deleted.append(seconds)
+                calls.append(wapi)
                 time.sleep(GAP)
-                start = time.perf_counter()
-                self.consul.set_status([item], "passing")
-                self.wait_for(item, True)
-                recovered.append(time.perf_counter() - start)
+                seconds, wapi = self.change(watch, item, "passing", True)
+                recovered.append(seconds)
+                calls.append(wapi)
             syncs = watch.syncs()
+            scoped = watch.count(r"Infoblox: 1 name\(s\)")
         finally:
             watch.terminate()
         return {"trials": trials, "deleted_seconds": summary(deleted), "recovered_seconds": summary(recovered),
-                "syncs": syncs}
+                "syncs": syncs, "name_scoped_syncs": scoped,
+                "wapi_per_change": {"reads": summary([r for r, _w in calls]),
+                                    "writes": summary([w for _r, w in calls]), "changes": len(calls)}}
 
     def timer_mode(self, trials, period, random_delay):
         runs = []
@@ -120,6 +154,11 @@ class Convergence(object):
         out = {"records": self.services * self.consul.instances, "poll_seconds": POLL,
                "collections_path": str(COLLECTIONS), "watch": self.watch_mode(trials)}
         self.log("watch: check critical -> record deleted %s" % out["watch"]["deleted_seconds"])
+        wapi = out["watch"]["wapi_per_change"]
+        self.log("watch: WAPI calls per single-address change (%d changes, %d records): reads median %g max %g, "
+                 "writes median %g max %g" % (wapi["changes"], out["records"], wapi["reads"]["median"],
+                                              wapi["reads"]["worst"], wapi["writes"]["median"],
+                                              wapi["writes"]["worst"]))
         if timer:
             self.log("convergence: timer mode, %d playbook runs" % timer_trials)
             out["timer"] = self.timer_mode(timer_trials, period, random_delay)

@@ -13,7 +13,14 @@ import pytest
 
 from tests.integration.test_zone_sync_cluster import A, B, HOSTS, register, set_check
 from tests.integration.zone_sync_bed import nios_addresses, nios_create_zone, nios_writes
-from tests.integration.zone_watch_bed import WatchProcess, wait_until
+from tests.integration.zone_watch_bed import (
+    WatchProcess,
+    names_in,
+    register_external,
+    sim_a_records,
+    wait_until,
+    wapi_calls,
+)
 
 pytestmark = [pytest.mark.consul, pytest.mark.slow]
 
@@ -246,3 +253,93 @@ def test_holder_whose_session_ends_stops_writing_at_once(consul_cluster, wapi_si
     holder.wait_log("lock consul-dns/lock/wsession lost", 15)
     assert holder.count("pushed to Infoblox") == pushes  # nothing written without the lock
     holder.wait_log("standing by: lock consul-dns/lock/wsession is held by other", 15)
+
+
+# ------------------------------------------------------------------ name-scoped Infoblox sync
+
+def scale_zone(cluster, nios, tmp_path, size, **overrides):
+    """A zone of ``size`` names of two instances each (external nodes registered through the catalog) and a
+    watch service publishing it; returns (watch, zone, names, addresses of each name)."""
+    zone, agent = "wscale%d.geant.services" % size, cluster.clients["prod-crowd01"]
+    names = ["ws%d-%03d" % (size, n) for n in range(size)]
+    addresses = dict((name, ["10.%d.%d.%d" % (size, n, i + 1) for i in range(2)]) for n, name in enumerate(names))
+    for name in names:
+        register_external(agent, name, addresses[name])
+    folder = tmp_path / ("size%d" % size)
+    folder.mkdir()
+    watch = WatchProcess(folder, "scale", settings(cluster, nios, folder, zone, names, "wscale%d" % size,
+                                                   **overrides))
+    wait_until(lambda: len(sim_a_records(nios, zone)) == size, 60, "first sync never published %d names" % size)
+    watch.wait_log(r"INFO sync 1 ", 30)
+    return watch, zone, names, addresses
+
+
+def last_sync_line(watch):
+    return [line for line in watch.log().splitlines() if "INFO sync " in line][-1]
+
+
+def fail_one(cluster, nios, watch, zone, name, addresses, status="critical"):
+    """Turn ``name``'s second instance ``status``; wait for the sync that followed; its WAPI reads and writes."""
+    syncs = watch.syncs()
+    nios.sim.log.clear()
+    register_external(cluster.clients["prod-crowd01"], name, addresses[name][1:], status=status, first=1)
+    want = addresses[name][:1] if status == "critical" else addresses[name]
+    fqdn = "%s.%s" % (name, zone)
+    wait_until(lambda: sim_a_records(nios, zone).get(fqdn) == want, 30, "%s never became %s" % (fqdn, want))
+    wait_until(lambda: watch.syncs() > syncs, 10, "the sync was never logged")
+    return wapi_calls(nios)
+
+
+def test_a_single_address_change_reads_and_writes_only_its_name_whatever_the_zone_size(
+        consul_cluster, wapi_simulator, tmp_path, watches):
+    cluster, nios = consul_cluster, wapi_simulator
+    seen = {}
+    for size in (20, 200):
+        watch, zone, names, addresses = scale_zone(cluster, nios, tmp_path, size, consul_dns_watch_resync=3600)
+        watches.append(watch)
+        name = names[size // 2]
+        reads, writes = fail_one(cluster, nios, watch, zone, name, addresses)
+        fqdn = "%s.%s" % (name, zone)
+        assert names_in(reads) == {fqdn} and names_in(writes) == {fqdn}, (reads, writes)
+        assert "%s: Infoblox: 1 name(s)" % zone in last_sync_line(watch)
+        seen[size] = (len(reads), len(writes))
+        # Every other name is as it was.
+        published = sim_a_records(nios, zone)
+        others = [n for n in names if n != name]
+        assert len(published) == size and all(published["%s.%s" % (n, zone)] == addresses[n] for n in others)
+        assert watch.terminate() == 0
+    print("WAPI reads / writes per single-address change: %s" % seen)
+    assert seen[20] == seen[200] == (1, 1)
+
+
+def test_drift_on_another_name_is_repaired_by_the_next_full_reconcile(
+        consul_cluster, wapi_simulator, tmp_path, watches):
+    cluster, nios = consul_cluster, wapi_simulator
+    watch, zone, names, addresses = scale_zone(cluster, nios, tmp_path, 20, consul_dns_watch_resync=15)
+    watches.append(watch)
+    # By hand in NIOS: one of our records of another name deleted.
+    drifted = "%s.%s" % (names[3], zone)
+    delete_a(nios, drifted, addresses[names[3]][0])
+    reads, writes = fail_one(cluster, nios, watch, zone, names[10], addresses)
+    last = last_sync_line(watch)
+    assert "(checks)" in last and "Infoblox: 1 name(s)" in last, last
+    assert names_in(reads) == names_in(writes) == {"%s.%s" % (names[10], zone)}
+    assert sim_a_records(nios, zone)[drifted] == addresses[names[3]][1:]  # not repaired by a scoped sync
+    # The periodic full reconcile (consul_dns_watch_resync) reads the whole zone and repairs it.
+    watch.wait_log(r"INFO sync \d+ \(resync\).*Infoblox: whole zone", 40)
+    wait_until(lambda: sim_a_records(nios, zone)[drifted] == addresses[names[3]], 10, "drift never repaired")
+    # A restart starts with a full reconcile too.
+    assert watch.terminate() == 0
+    delete_a(nios, drifted, addresses[names[3]][1])
+    folder = tmp_path / "size20"
+    again = WatchProcess(folder, "again", settings(cluster, nios, folder, zone, names, "wscale20",
+                                                   consul_dns_watch_resync=3600))
+    watches.append(again)
+    again.wait_log(r"INFO sync 1 \(lock acquired\).*Infoblox: whole zone", 60)
+    wait_until(lambda: sim_a_records(nios, zone)[drifted] == addresses[names[3]], 10, "drift never repaired")
+
+
+def delete_a(nios, fqdn, address):
+    """Delete an A record in the simulator, as someone would by hand in NIOS."""
+    ref = [o["_ref"] for o in nios.sim.objects("record:a") if o["name"] == fqdn and o["ipv4addr"] == address][0]
+    nios.sim.handle("DELETE", ref, {}, None)

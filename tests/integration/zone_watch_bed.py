@@ -75,3 +75,61 @@ def wait_until(predicate, timeout, message, interval=0.05):
             return time.monotonic() - start
         time.sleep(interval)
     raise AssertionError(message)
+
+
+# ------------------------------------------------------------------ many names, registered through the catalog
+def register_external(agent, service, addresses, status="passing", first=0):
+    """Instances ``first``, ``first + 1`` ... of ``service`` as external nodes (one per address, as the bench
+    seeds Consul), each with one service check in ``status``. Registering one again with another status
+    moves its check only."""
+    for number, address in enumerate(addresses, first):
+        sid = "%s-%d" % (service, number)
+        agent.api("PUT", "/v1/catalog/register", json={
+            "Node": "ext-%s" % sid, "Address": address,
+            "Service": {"ID": sid, "Service": service, "Port": 443},
+            "Checks": [{"CheckID": "check-%s" % sid, "Name": "https", "ServiceID": sid, "Status": status}]})
+
+
+def sim_a_records(nios, zone):
+    """``{fqdn: sorted addresses}`` of the A records of ``zone``, read from the simulator's state directly
+    (not through WAPI: the request log then holds only what the service asked)."""
+    out = {}
+    for obj in nios.sim.objects("record:a"):
+        if obj.get("zone") == zone:
+            out.setdefault(obj["name"], []).append(obj["ipv4addr"])
+    return dict((name, sorted(addresses)) for name, addresses in out.items())
+
+
+def is_read(entry):
+    """A WAPI call that only reads: a GET, or a multi-object ``request`` of GET items."""
+    if entry["kind"] == "read":
+        return True
+    body = entry.get("body")
+    return entry["kind"] == "request" and isinstance(body, list) and bool(body) and all(
+        isinstance(item, dict) and item.get("method") == "GET" for item in body)
+
+
+def wapi_calls(nios):
+    """``(reads, writes)``: the request log's WAPI calls split as :func:`is_read` says (logout and other
+    calls that are neither are left out)."""
+    entries = [e for e in nios.sim.log.entries() if e["kind"] in ("read", "write", "request", "function")]
+    reads = [e for e in entries if is_read(e)]
+    return reads, [e for e in entries if not is_read(e)]
+
+
+def names_in(entries):
+    """Record names a list of logged calls searched for or wrote (``name`` fields and refs' names)."""
+    names = set()
+    for entry in entries:
+        body = entry.get("body")
+        items = body if isinstance(body, list) else []
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            data = item.get("data") or {}
+            target = item.get("object") or ""
+            if target.startswith("record:") and "name" in data:
+                names.add(data["name"])
+            elif target.startswith("record:") and "/" in target:
+                names.add(target.split(":", 2)[-1].rsplit("/", 1)[0])
+    return names

@@ -14,6 +14,12 @@ Safety valves (octoDNS-style, see docs): a plan is refused, unless forced, when 
   ``min_records_for_ratio`` of them,
 - leaves a name that has owned addresses now with none (``allow_name_removal``).
 The refusal message says exactly what would have been done.
+
+A plan may cover the whole zone or only some of its names (watch mode reads only the names whose
+records changed, see :func:`changed_names`). A name-scoped plan is checked against the same valves
+with the counts of the whole zone: ``owned_total`` is the zone's owned records as known from the last
+full read and the commits since (the names read replace what was known of them), ``wanted_total`` the
+whole desired zone; the names not read are taken to be as the last commit left them.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -70,6 +76,34 @@ def nios_records(objects, rtype, policy):
             owned=owner == policy.owner_value,
         ))
     return records
+
+
+def published_records(records):
+    """The records of a run as a frozenset, to compare with a later run's (:func:`changed_names`)."""
+    return frozenset(records)
+
+
+def changed_names(before, after):
+    """Relative names whose A/AAAA records differ between two :func:`published_records` sets.
+
+    A name that appeared, disappeared, gained or lost an address or changed its TTL is changed.
+    """
+    return set(record.name for record in before.symmetric_difference(after) if record.rtype in WAPI_TYPES)
+
+
+def name_fqdn(zone, name):
+    """The fully qualified form of a relative name ('@' = the apex)."""
+    return join_fqdn("" if name == "@" else name, zone)
+
+
+def relative_name(zone, fqdn):
+    """The relative name of ``fqdn`` in ``zone`` ('@' for the apex); None when it is not in the zone."""
+    fqdn = fqdn.lower().rstrip(".")
+    if fqdn == zone:
+        return "@"
+    if fqdn.endswith("." + zone):
+        return fqdn[:-len(zone) - 1]
+    return None
 
 
 def wanted_records(zone, records):
@@ -177,19 +211,27 @@ def plan_sync(zone, wanted, current, blocking_names, policy):
     return plan
 
 
-def check_safety(plan, wanted, current, policy):
-    """Raise PlanRefused when the plan breaks a safety valve and is not forced."""
+def check_safety(plan, wanted, current, policy, owned_total=None, wanted_total=None):
+    """Raise PlanRefused when the plan breaks a safety valve and is not forced.
+
+    ``wanted`` and ``current`` are what the plan covered. For a name-scoped plan, ``owned_total`` is the
+    number of records the collection owns in the whole zone and ``wanted_total`` the size of the whole
+    desired zone (defaults: the counts of ``current`` and ``wanted``, right for a plan of the whole zone).
+    """
     if policy.force or plan.changes == 0:
         return
     problems = []
-    owned = [r for r in current if r.owned]
-    if not wanted and owned and not policy.allow_empty:
+    owned = sum(1 for r in current if r.owned)
+    if owned_total is not None:
+        owned = max(owned, int(owned_total))
+    desired = len(wanted) if wanted_total is None else int(wanted_total)
+    if not desired and owned and not policy.allow_empty:
         problems.append("it would delete every one of the %d records the collection owns in %s (the desired "
-                        "zone is empty)" % (len(owned), plan.zone))
+                        "zone is empty)" % (owned, plan.zone))
     touched = len(plan.deletes) + len(plan.updates)
-    if owned and len(owned) >= policy.min_records_for_ratio and touched > policy.max_change_ratio * len(owned):
+    if owned and owned >= policy.min_records_for_ratio and touched > policy.max_change_ratio * owned:
         problems.append("it would delete or change %d of %d owned records (%.0f%%), more than the allowed %.0f%%"
-                        % (touched, len(owned), 100.0 * touched / len(owned), 100 * policy.max_change_ratio))
+                        % (touched, owned, 100.0 * touched / owned, 100 * policy.max_change_ratio))
     if not policy.allow_name_removal:
         remaining = set(w.fqdn for w in wanted)
         emptied = sorted(set(r.fqdn for r in plan.deletes) - remaining)

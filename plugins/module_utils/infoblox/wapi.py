@@ -9,7 +9,8 @@
   timeouts and 5xx. Writes are never re-sent blindly: a write whose outcome is unknown (timeout,
   dropped connection, 5xx after it was sent) raises, and the caller re-reads before planning again.
   Only a connection that could not be *established* is retried for a write, as nothing was sent.
-- All changes go through the multi-object ``request`` endpoint, one call per chunk.
+- All changes go through the multi-object ``request`` endpoint, one call per chunk; a few searches can
+  share one ``request`` call too (:meth:`WapiClient.get_many`, GET items only, counted as a read).
 - Credentials never appear in an error message or a log line.
 """
 
@@ -168,6 +169,30 @@ class WapiClient(object):
     def get_one(self, objtype, filters, return_fields=None):
         found = self.get_all(objtype, filters, return_fields)
         return found[0] if found else None
+
+    def get_many(self, searches, what="multi-object read"):
+        """Several searches in one ``request`` call (GET items only, so it is retried like a read).
+
+        ``searches``: a list of ``(objtype, filters, return_fields)``. Returns one list of objects per
+        search, in order. Unpaged: a search matching more than 1000 objects fails (WAPI's default
+        ``_max_results`` of -1000), it never comes back truncated.
+        """
+        items = []
+        for objtype, filters, return_fields in searches:
+            item = {"method": "GET", "object": objtype, "data": dict(filters or {})}
+            if return_fields:
+                item["args"] = {"_return_fields": ",".join(return_fields)}
+            items.append(item)
+        if not items:
+            return []
+        self.reads += 1
+        answer = self._send("POST", "request", what, body=items)
+        if isinstance(answer, dict) and "result" in answer:
+            answer = answer["result"]
+        if not isinstance(answer, list) or len(answer) != len(items) or \
+                not all(isinstance(found, list) for found in answer):
+            raise WapiError("WAPI %s: unexpected answer (expected %d lists of objects)" % (what, len(items)))
+        return answer
 
     # ------------------------------------------------------------------ writes
     def create(self, objtype, data):

@@ -12,7 +12,10 @@ service (``sync.watch``) both run it; they only decide *when*. A run, for every 
    -> flap damping against the state in KV -> shrink guard;
 3. **stage** every publisher (:class:`Publisher`): the zone file is planned, written to a temporary
    file and checked by named-checkzone; Infoblox is read, planned and checked against its safety
-   valves. Nothing is visible yet, and a refusal or failure of any publisher stops the zone here;
+   valves. Nothing is visible yet, and a refusal or failure of any publisher stops the zone here.
+   A long-lived driver (watch mode) may ask for a **name-scoped** run: when the engine can prove
+   which DNS names changed since the zone it last published (same lock session, that run fully
+   succeeded), Infoblox reads, plans and writes only those names; otherwise the whole zone;
 4. **commit**, after checking the lock again: Infoblox first (the step a fault most often stops),
    then the zone file (a rename), then the damping state in KV (check-and-set). The state is
    committed only once everything it describes was published;
@@ -30,6 +33,7 @@ __metaclass__ = type
 import os
 import shutil
 import tempfile
+import threading
 import time
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul.client import ConsulError
@@ -53,7 +57,13 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.dns.zone_file imp
     plain_replace,
     stage_zone_file,
 )
-from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.plan import PlanRefused, SyncPolicy
+from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.plan import (
+    PlanRefused,
+    SyncPolicy,
+    changed_names,
+    name_fqdn,
+    published_records,
+)
 from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.push import SyncError, stage_push
 from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.wapi import WapiClient, WapiError
 from ansible_collections.geant.consul_dns.plugins.module_utils.sync.lock_keeper import LockKeeper
@@ -140,9 +150,13 @@ class Publisher(object):
     ``discard()`` and ``summary()``; it raises PlanRefused / ZoneShrinkRefused for a refusal and one
     of :data:`ZONE_ERRORS` for a failure, and makes nothing visible. ``commit()`` makes the change
     visible, or raises leaving it as it was.
+
+    A publisher with ``scoped = True`` also takes ``names=`` (FQDNs): the only names whose records
+    changed since the zone the engine last published; it may publish just those.
     """
 
     step = None
+    scoped = False
 
     def stage(self, plan, decision, check_mode):
         raise NotImplementedError
@@ -210,15 +224,22 @@ def _remove_tree(path):
 
 
 class InfobloxPublisher(Publisher):
+    """Infoblox: the whole zone, or (``names``) only the names that changed, read and planned with what
+    it knows of the zone since its last commit (``known``, per zone; a failed commit forgets it)."""
+
     step = "push"
+    scoped = True
 
     def __init__(self, settings, client):
         self.client = client
         self.max_batch = settings["infoblox_max_batch"]
         self.restart_services = settings["infoblox_restart_services"]
+        self.known = {}  # zone -> push.ZoneKnowledge after the last commit
 
-    def stage(self, plan, decision, check_mode):
-        staged = stage_push(self.client, plan.zone, plan.view, decision.records, plan.policy, check_mode=check_mode)
+    def stage(self, plan, decision, check_mode, names=None):
+        known = self.known.get(plan.zone) if names is not None else None
+        staged = stage_push(self.client, plan.zone, plan.view, decision.records, plan.policy, check_mode=check_mode,
+                            names=names, known=known)
         return _StagedPush(staged, self)
 
     def close(self):
@@ -233,18 +254,26 @@ class _StagedPush(object):
         conflicts = ["%s: %s" % (c["record"]["fqdn"], c["reason"]) for c in staged.plan.conflicts]
         self.warnings = list(staged.warnings) + conflicts
 
+    @property
+    def scope(self):
+        """None when the whole zone was read, else the number of names read."""
+        return None if self.staged.scope is None else len(self.staged.scope)
+
     def diff(self):
         return self.staged.diff()
 
     def commit(self):
+        zone, known = self.staged.zone, self.publisher.known
+        known.pop(zone, None)  # unknown until the commit is through
         self.staged.commit(max_batch=self.publisher.max_batch, restart_services=self.publisher.restart_services)
+        known[zone] = self.staged.knowledge()
 
     def discard(self):
         self.staged.discard()
 
     def summary(self):
-        plan = self.staged.plan
-        return push_summary(plan.summary(), plan.conflicts, self.staged.requests_sent, plan.changes > 0)
+        counts, conflicts = self.staged.summary()
+        return push_summary(counts, conflicts, self.staged.requests_sent, self.staged.plan.changes > 0)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -305,11 +334,19 @@ class SyncEngine(object):
 
     ``kv``: a ConsulKV (default: from the settings); ``publishers``: default Infoblox (when a server is
     set) then the zone file, in commit order. A long-lived driver keeps one engine: it keeps the WAPI
-    session and the parsed zone files between runs.
+    session and the parsed zone files between runs. With ``remember`` it also keeps, per zone, the
+    records it last published, so that a run asked to be ``scoped`` can tell which names changed;
+    with ``overlap`` the publishers are staged at the same time (see :meth:`_stage_publishers`).
     """
 
-    def __init__(self, settings, kv=None, publishers=None):
+    def __init__(self, settings, kv=None, publishers=None, remember=False, overlap=False):
         self.settings = settings
+        self.remember = remember
+        self.overlap = overlap
+        self._published = {}  # zone -> (lock session, published_records) of the last fully successful run
+        self._states = {}  # zone -> the StateStore of the last run (remember only, see _load_state)
+        self.push_scopes = {}  # zone -> names read by the last run's Infoblox stage (None: the whole zone)
+        self.timings = {}  # zone -> [(step, seconds)] of the last run
         self.plans = [ZonePlan(zone, settings) for zone in settings.zones]
         self.kv = kv or ConsulKV(consistency=settings["consul_consistency"], **consul_connection(settings))
         if publishers is None:
@@ -331,12 +368,14 @@ class SyncEngine(object):
 
     # ------------------------------------------------------------------ whole run
     def run(self, mode, holder, lock=AUTO, check_mode=False, diff=False, now=None, reader=None,
-            write_report=True):
+            write_report=True, scoped=False):
         """One run under the lock; returns a :class:`RunResult` (never raises for Consul or WAPI faults).
 
         ``lock``: a LockKeeper the driver already holds (the watch service), None for no lock, or
         :data:`AUTO`: the run takes the lock itself when ``lock_enabled`` (not in check mode, which
         writes nothing) and gives it back at the end.
+        ``scoped``: publish to Infoblox only the names whose records changed since this engine's last
+        run of the zone, where it can prove which (see :meth:`sync_zone`); the whole zone otherwise.
         """
         started = time.time()
         outcomes, skipped, error, lock_summary, lock_lost = [], None, None, None, False
@@ -355,9 +394,10 @@ class SyncEngine(object):
                 lock_summary = lock.summary()
             if skipped is None:
                 outcomes = self.sync_zones(lock=lock, holder=holder, check_mode=check_mode, diff=diff, now=now,
-                                           reader=reader)
+                                           reader=reader, scoped=scoped)
         except LockLost as exc:
             error, lock_lost = str(exc), True
+            self._published.clear()  # another writer may have written: prove nothing from before
         except ConsulError as exc:
             error = "cannot take lock %s: %s" % (self.settings["lock_key"], exc)
         finally:
@@ -378,33 +418,54 @@ class SyncEngine(object):
                 "since": info.get("since")}
         return write_run_report(self.settings, build_report([], now, now, mode, holder=holder, lock=lock))
 
-    def sync_zones(self, lock=None, holder="consul_dns", check_mode=False, diff=False, now=None, reader=None):
+    def sync_zones(self, lock=None, holder="consul_dns", check_mode=False, diff=False, now=None, reader=None,
+                   scoped=False):
         """Every zone once; LockLost propagates (the caller stops writing)."""
         now = time.time() if now is None else now
         shared = RunReader(reader or self.kv)  # one Consul read per run, whatever the number of zones
-        return [self.sync_zone(plan, shared, lock, holder, check_mode, diff, now) for plan in self.plans]
+        return [self.sync_zone(plan, shared, lock, holder, check_mode, diff, now, scoped) for plan in self.plans]
 
     # ------------------------------------------------------------------ one zone
-    def sync_zone(self, plan, reader, lock, holder, check_mode, diff, now):
+    def sync_zone(self, plan, reader, lock, holder, check_mode, diff, now, scoped=False):
+        """One zone. ``scoped``: see :meth:`run`. The engine can prove which names changed when it
+        remembers the records of its last run of the zone (``remember``), that run succeeded in every
+        step, and the lock is held by the same session since; any failure, a refusal or a new session
+        makes the next run publish the whole zone."""
         outcome = ZoneOutcome(plan.zone)
         staged = []
         step = "records"
+        timer = _StepTimer()
+        self.timings[plan.zone] = timer.steps
+        self.push_scopes.pop(plan.zone, None)
+        session = getattr(lock, "session", None)
+        last = self._published.pop(plan.zone, None) if self.remember and not check_mode else None
+        published = None
         try:
             observed = observe(reader, plan.selection, plan.zone, self.settings["all_failing_meta_key"])
-            store = StateStore(self.kv, self.settings["state_prefix"], plan.zone)
-            previous, state_warnings = store.load()
+            timer.lap("consul")
+            store, previous, state_warnings = self._load_state(plan.zone)
             decision = decide(observed, previous, now, plan.damping, default_ttl=plan.ttl, guard=plan.guard)
             outcome.warnings.extend(state_warnings + decision.warnings)
             self._record_decision(outcome, decision, previous is None, now)
-            outcome.decisions = decision.as_result(state_written=False, bootstrap=previous is None,
-                                                   leader=observed.leader)
-            for bulky in ("records", "changed", "zone"):
-                outcome.decisions.pop(bulky)
+            outcome.decisions = _decisions(decision, bootstrap=previous is None, leader=observed.leader)
+            names = None
+            if self.remember and not check_mode:
+                published = published_records(decision.records)
+                if scoped and last is not None and last[0] == session:
+                    names = [name_fqdn(plan.zone, name) for name in sorted(changed_names(last[1], published))]
+            timer.lap("damping")
 
-            for publisher in self.publishers:
-                step = publisher.step
-                staged.append((publisher.step, publisher.stage(plan, decision, check_mode)))
-                outcome.warnings.extend(staged[-1][1].warnings)
+            results = self._stage_publishers(plan, decision, check_mode, names)
+            staged.extend((pstep, change) for pstep, change, _exc, _seconds in results if change is not None)
+            for pstep, change, exc, seconds in results:
+                step = pstep
+                if exc is not None:
+                    raise exc
+                outcome.warnings.extend(change.warnings)
+                if pstep == "push":
+                    self.push_scopes[plan.zone] = change.scope
+                timer.add("stage " + pstep, seconds)
+            timer.lap(None)
             if diff:
                 outcome.diffs = [change.diff() for _step, change in staged if change.changed]
             if check_mode:
@@ -421,6 +482,7 @@ class SyncEngine(object):
                 except ZONE_ERRORS as exc:
                     raise _PartlyPublished(exc, committed)
                 committed.append(step)
+                timer.lap("commit " + step)
             self._summaries(outcome, staged)
             step = "state"
             outcome.state_written = False
@@ -429,6 +491,9 @@ class SyncEngine(object):
                     lock.check()
                 store.save(decision.damping.state, plan.zone, holder)
                 outcome.state_written = outcome.decisions["state_written"] = True
+            timer.lap("state")
+            if published is not None:
+                self._published[plan.zone] = (session, published)
         except LockLost:
             raise
         except (ZoneShrinkRefused, PlanRefused) as exc:
@@ -444,6 +509,59 @@ class SyncEngine(object):
             for _step, change in staged:
                 change.discard()
         return outcome
+
+    def _load_state(self, zone):
+        """``(StateStore, state or None, warnings)`` of the zone's damping state in KV.
+
+        A remembering engine keeps the store of its last run: when the key's ModifyIndex is still the one
+        it loaded or saved, the state is that one (Consul moves the index on every write) and is not
+        decoded again (decompressing and checking a state of 10,000 addresses takes a while).
+        """
+        kept = self._states.get(zone) if self.remember else None
+        if kept is not None and kept.loaded is not None:
+            index, value, _session = self.kv.kv_get(kept.key)
+            if value is not None and index == kept.index:
+                return kept, kept.loaded, []
+        store = StateStore(self.kv, self.settings["state_prefix"], zone)
+        previous, warnings = store.load()
+        if self.remember:
+            self._states[zone] = store
+        return store, previous, warnings
+
+    def _stage_publishers(self, plan, decision, check_mode, names):
+        """Stage every publisher; ``[(step, staged or None, exception or None, seconds)]`` in publisher order.
+
+        One after the other, stopping at the first failure; with ``overlap``, all but the last in threads
+        while the last stages here, so that waiting for WAPI overlaps rendering and validating the zone
+        file. Either way nothing is visible before every publisher is staged (the commits come after).
+        """
+        def stage(publisher, out):
+            started = time.time()
+            try:
+                if names is not None and getattr(publisher, "scoped", False):
+                    change = publisher.stage(plan, decision, check_mode, names=names)
+                else:
+                    change = publisher.stage(plan, decision, check_mode)
+                out[:] = [publisher.step, change, None, time.time() - started]
+            except Exception as exc:  # handed to the caller, which raises it in this thread
+                out[:] = [publisher.step, None, exc, time.time() - started]
+
+        results = [[] for _publisher in self.publishers]
+        if self.overlap and len(self.publishers) > 1:
+            threads = [threading.Thread(target=stage, args=(publisher, out), name="stage-%s" % publisher.step)
+                       for publisher, out in zip(self.publishers[:-1], results[:-1])]
+            for thread in threads:
+                thread.daemon = True
+                thread.start()
+            stage(self.publishers[-1], results[-1])
+            for thread in threads:
+                thread.join()
+        else:
+            for publisher, out in zip(self.publishers, results):
+                stage(publisher, out)
+                if out[2] is not None:
+                    break
+        return [tuple(out) for out in results if out]
 
     @staticmethod
     def _record_decision(outcome, decision, bootstrap, now):
@@ -466,6 +584,37 @@ class SyncEngine(object):
                 outcome.zone_file = change.summary()
             elif step == "push":
                 outcome.push = change.summary()
+
+
+def _decisions(decision, bootstrap, leader):
+    """``decision.as_result()`` without its bulky keys (records, changed, zone), which the report does not
+    use: the record list (one dict per record, 10,000 in a large zone) is not even built."""
+    decision.record_dicts = list  # shadows the method for this call only
+    try:
+        result = decision.as_result(state_written=False, bootstrap=bootstrap, leader=leader)
+    finally:
+        del decision.record_dicts
+    for bulky in ("records", "changed", "zone"):
+        result.pop(bulky)
+    return result
+
+
+class _StepTimer(object):
+    """Seconds per step of one zone's run, for the driver's log."""
+
+    def __init__(self):
+        self.steps = []
+        self.last = time.time()
+
+    def lap(self, step):
+        """The time since the last lap is ``step``'s (None: not recorded)."""
+        now = time.time()
+        if step is not None:
+            self.steps.append((step, now - self.last))
+        self.last = now
+
+    def add(self, step, seconds):
+        self.steps.append((step, seconds))
 
 
 class _PartlyPublished(Exception):

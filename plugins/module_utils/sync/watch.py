@@ -11,17 +11,21 @@
   lock-delay when it dies (session TTL ran out, or its node's ``serfHealth`` turned critical).
   A thread renews the session every third of its TTL.
 - A wake-up leads to one run of the sync engine (:class:`engine.SyncEngine`, the same code the action
-  plugin runs for the playbook, AWX and the timer), after ``settle`` seconds that gather a burst of
-  changes into one sync, and at most one sync per ``min_interval``. This module only decides *when*. The damping's own timers
-  (hold-down, grace, reuse after suppression) wake it too, a full re-sync runs every ``resync``
-  seconds (it also repairs edits made in Infoblox by hand), and failed zones are retried with
-  backoff.
+  plugin runs for the playbook, AWX and the timer), once ``settle`` seconds have passed since the
+  first change of a burst (gathering it into one sync), and at most one sync per ``min_interval``.
+  This module only decides *when*, and whether a run may be **name-scoped**: between two full syncs
+  the engine pushes to Infoblox only the names whose records changed (reading only those from WAPI).
+  A full sync (Consul health of every service, the whole zone read from WAPI) runs when the service
+  takes the lock, after a failed or refused run, and every ``resync`` seconds (it also repairs edits
+  made in Infoblox by hand). The damping's own timers (hold-down, grace, reuse after suppression)
+  wake it too, and failed zones are retried with backoff.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import gc
 import logging
 import os
 import threading
@@ -42,6 +46,45 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.sync.lock_keeper 
 
 log = logging.getLogger("consul_dns.watch")
 
+# Reasons a sync may be name-scoped for: a check or catalog change, a damping deadline.
+SCOPED_REASONS = frozenset(["checks", "services", "damping"])
+# ... and the reasons that leave the health cache as it is (the checks watch marks what changed).
+HEALTH_CACHE_REASONS = frozenset(["checks", "damping"])
+
+
+class QuietHeap(object):
+    """Keep the cyclic garbage collector's pauses out of a sync, and make them short.
+
+    A full sync leaves a large, long-lived heap (the health of every service, the zone file parsed,
+    the records published and the damping state: hundreds of thousands of objects for a zone of 10,000
+    records) and every sync allocates as much again. Left alone, the collector walks all of it several
+    times per sync, pauses of a good part of a second in the middle of the sync. So during a sync the
+    collector is off (objects are still freed as usual when no longer used; only reference cycles
+    wait), and after it the garbage is collected once and what survives is frozen (``gc.freeze``), so
+    that later collections skip it. After a full sync the whole heap is collected again before it is
+    frozen, so cycles among frozen objects are kept at most until the next full sync.
+    """
+
+    def __enter__(self):
+        self.enabled = gc.isenabled()
+        gc.disable()
+        return self
+
+    def __exit__(self, *_exc):
+        if self.enabled:
+            gc.enable()
+        return False
+
+    @staticmethod
+    def tidy(full):
+        if not hasattr(gc, "freeze"):  # Python < 3.7: a collection only
+            gc.collect()
+            return
+        if full:
+            gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+
 
 class Trigger(object):
     """Reasons to sync, set from any thread; :meth:`wait` returns and clears them."""
@@ -49,9 +92,12 @@ class Trigger(object):
     def __init__(self):
         self.condition = threading.Condition()
         self.reasons = set()
+        self.first = None  # time.time() of the first reason not yet taken
 
     def set(self, reason):
         with self.condition:
+            if not self.reasons:
+                self.first = time.time()
             self.reasons.add(reason)
             self.condition.notify_all()
 
@@ -61,6 +107,15 @@ class Trigger(object):
                 self.condition.wait(timeout)
             reasons, self.reasons = self.reasons, set()
             return reasons
+
+    def take(self, timeout):
+        """:meth:`wait`, with the time the first of the reasons was set (None when there are none)."""
+        with self.condition:
+            first = self.first if self.reasons else None
+            reasons = self.wait(timeout)
+            if reasons and first is None:
+                first = self.first
+            return reasons, first
 
 
 class ZoneWatchService(object):
@@ -134,10 +189,10 @@ class ZoneWatchService(object):
                     return True
                 holder = info.get("holder") or "nobody"
                 if holder != reported:
-                    log.info("standing by: lock %s is held by %s", self.keeper.key, holder)
                     reported = holder
-                    if self.report:
+                    if self.report:  # written before the log line, which then says it is there
                         self._log_report_error(self.engine.report_standby(self.holder, info))
+                    log.info("standing by: lock %s is held by %s", self.keeper.key, holder)
                 if not info.get("session"):
                     # Free but refused: Consul's lock-delay after the last holder's session ended.
                     self.stop_event.wait(1)
@@ -163,14 +218,22 @@ class ZoneWatchService(object):
                 log.info("lock %s released", self.keeper.key)
 
     # ------------------------------------------------------------------ sync
-    def sync(self, reasons, mode="watch"):
-        """One engine run under the held lock; returns the RunResult, or None when the lock was lost."""
+    def sync(self, reasons, mode="watch", full=True):
+        """One engine run under the held lock; returns the RunResult, or None when the lock was lost.
+
+        ``full``: Consul health of every service and the whole zone in Infoblox; otherwise only the
+        services whose checks changed are read again (unless the catalog changed) and only the names
+        whose records changed are read and written in Infoblox (:meth:`SyncEngine.run`, ``scoped``).
+        """
         started = time.time()
-        if reasons != {"checks"}:
+        if full or not reasons <= HEALTH_CACHE_REASONS:
             self.health_cache.mark_all()  # periodic, retry, new holder, catalog change: read everything
         reads_before, reused_before = self.health_cache.reads, self.health_cache.reused
-        result = self.engine.run(mode, self.holder, lock=self.keeper, now=started, reader=self.reader,
-                                 write_report=self.report)
+        wapi = self._wapi_client()
+        wapi_before = (wapi.reads, wapi.writes) if wapi is not None else None
+        with QuietHeap():
+            result = self.engine.run(mode, self.holder, lock=self.keeper, now=started, reader=self.reader,
+                                     write_report=self.report, scoped=not full)
         if result.lock_lost:
             self._lock_lost(result.error)
             self._let_go()  # stop renewing and destroy the old session: standing by takes a new one
@@ -179,11 +242,35 @@ class ZoneWatchService(object):
         self.last_result = result
         for outcome in result.outcomes:
             self._log_outcome(outcome)
-        log.info("sync %d (%s) took %.3fs; health read for %d service(s), %d unchanged", self.syncs,
+        details = []
+        if wapi is not None:
+            details.append("WAPI reads %d, writes %d" % (wapi.reads - wapi_before[0], wapi.writes - wapi_before[1]))
+        for outcome in result.outcomes:
+            details.append(self._zone_details(outcome.zone))
+        log.info("sync %d (%s) took %.3fs; health read for %d service(s), %d unchanged; %s", self.syncs,
                  ", ".join(sorted(reasons)), time.time() - started, self.health_cache.reads - reads_before,
-                 self.health_cache.reused - reused_before)
+                 self.health_cache.reused - reused_before, "; ".join(details))
         self._log_report_error(result.report_error)
+        QuietHeap.tidy(full)
         return result
+
+    def _wapi_client(self):
+        for publisher in self.engine.publishers:
+            if getattr(publisher, "client", None) is not None:
+                return publisher.client
+        return None
+
+    def _zone_details(self, zone):
+        """How the zone's run went: Infoblox scope and seconds per step."""
+        scope = self.engine.push_scopes.get(zone, "none")
+        if scope is None:
+            scope = "Infoblox: whole zone"
+        elif scope != "none":
+            scope = "Infoblox: %d name(s)" % scope
+        else:
+            scope = "Infoblox: not staged"
+        steps = " ".join("%s %.3fs" % item for item in self.engine.timings.get(zone, []))
+        return "%s: %s; %s" % (zone, scope, steps)
 
     @staticmethod
     def _log_outcome(outcome):
@@ -200,8 +287,8 @@ class ZoneWatchService(object):
             log.info("%s: pushed to Infoblox: %s", zone, dict((k, outcome.push[k]) for k in (
                 "created", "updated", "deleted", "unchanged", "skipped")))
 
-    def _next_due(self, outcomes, last_sync, failures):
-        due = last_sync + self.resync
+    def _next_due(self, outcomes, last_full, last_sync, failures):
+        due = (last_full if last_full is not None else last_sync) + self.resync
         wakeups = [o.next_wakeup for o in outcomes if o.next_wakeup is not None]
         wakeup = min(wakeups) if wakeups else None
         if wakeup is not None:
@@ -210,17 +297,34 @@ class ZoneWatchService(object):
             due = min(due, last_sync + min(self.retry_max, 2 ** (failures - 1)))
         return due
 
+    def _full(self, reasons, last_full, failures, now):
+        """Whether a sync must be a full one: the first since this service took the lock, after a failed or
+        refused sync, when ``resync`` seconds have passed since the last full one, or for any reason other
+        than a Consul change or a damping deadline. The engine itself falls back to the whole zone
+        whenever it cannot prove which names changed."""
+        return (last_full is None or failures > 0 or now >= last_full + self.resync
+                or not reasons <= SCOPED_REASONS)
+
+    def _why_due(self, last_full, failures, now):
+        """The reason of a sync that no Consul change asked for."""
+        if last_full is None or now >= last_full + self.resync:
+            return "resync"
+        return "retry" if failures else "damping"
+
     def run(self):
         self.start_watches()
+        self.engine.remember = True  # so that runs between two full syncs can be name-scoped
+        self.engine.overlap = True  # WAPI reads overlap the zone file's rendering and validation
         last_sync, last_attempt, failures, due = 0.0, 0.0, 0, 0.0
+        last_full = None  # start of the last full sync since this service took the lock
         try:
             while not self.stop_event.is_set():
                 if self.lock_enabled and self.session is None:
                     if not self.stand_by():
                         break
                     self.trigger.set("lock acquired")
-                    due = 0.0
-                reasons = self.trigger.wait(max(0.0, due - time.time()))
+                    due, last_full = 0.0, None
+                reasons, first = self.trigger.take(max(0.0, due - time.time()))
                 if self.stop_event.is_set():
                     break
                 if self.lock_enabled and self.session is None:
@@ -228,20 +332,26 @@ class ZoneWatchService(object):
                     continue
                 if not reasons and time.time() < due:
                     continue
-                # Rate limit, then let a burst settle into one sync.
+                # Rate limit, then let a burst settle into one sync: settle seconds after its first change.
                 pause = last_attempt + self.min_interval - time.time()
                 if pause > 0 and self.stop_event.wait(pause):
                     break
-                if self.settle > 0 and self.stop_event.wait(self.settle):
+                settle = (first if first is not None else time.time()) + self.settle - time.time()
+                if settle > 0 and self.stop_event.wait(settle):
                     break
                 reasons |= self.trigger.wait(0)
                 last_attempt = time.time()
-                result = self.sync(reasons or {"due"})
+                if not reasons:
+                    reasons = {self._why_due(last_full, failures, last_attempt)}
+                full = self._full(reasons, last_full, failures, last_attempt)
+                result = self.sync(reasons, full=full)
                 if result is None:
                     continue  # lock lost
                 failures = failures + 1 if not result.ok else 0
                 last_sync = last_attempt
-                due = self._next_due(result.outcomes, last_sync, failures)
+                if full:
+                    last_full = last_attempt
+                due = self._next_due(result.outcomes, last_full, last_sync, failures)
         finally:
             self.stop_event.set()
             self._let_go()
