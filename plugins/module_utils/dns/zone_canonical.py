@@ -217,6 +217,7 @@ def build_canonical(settings, records):
         raise ZoneTextError("record @ SOA %r is not valid: %s" % (soa_record.value, exc))
     nodes = {}   # owner -> {rtype: [ttl, {key: (text, absolute)}]}, both in insertion order
     ttls = {}
+    zone_length = len(settings.zone)
     for record in list(apex[1:]) + list(records):
         owner, rtype, ttl, value = record
         if rtype not in CANONICAL_TYPES or not isinstance(owner, str):
@@ -225,6 +226,9 @@ def build_canonical(settings, records):
         if rrsets is None:
             if not _OWNER.match(owner):
                 return None
+            if owner != "@" and len(owner) + 1 + zone_length > MAX_NAME_LENGTH:
+                raise ZoneTextError("record %s %s %r is not valid: %s.%s is longer than %d characters" % (
+                    owner, rtype, value, owner, settings.zone, MAX_NAME_LENGTH))
             rrsets = nodes[owner] = {}
         try:
             if rtype == "A":

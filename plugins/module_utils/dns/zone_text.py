@@ -161,7 +161,11 @@ def build_zone(settings, records, serial):
         except (dns.exception.DNSException, ValueError) as exc:
             raise ZoneTextError("record %s %s %r is not valid: %s"
                                 % (record.name, record.rtype, record.value, exc))
-        rdataset = zone.find_rdataset(owner, rdtype, create=True)
+        try:
+            rdataset = zone.find_rdataset(owner, rdtype, create=True)
+        except KeyError as exc:  # a name too long for the zone
+            reason = exc.args[0] if exc.args else exc
+            raise ZoneTextError("record %s %s %r is not valid: %s" % (record.name, record.rtype, record.value, reason))
         rdataset.add(rdata, record.ttl)
         ttls.setdefault((record.name, record.rtype), set()).add(record.ttl)
     for (name, rtype), values in sorted(ttls.items()):

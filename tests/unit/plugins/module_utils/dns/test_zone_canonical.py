@@ -143,6 +143,27 @@ def test_invalid_values_are_refused_as_build_zone_refuses_them(record, message):
         build_zone(SETTINGS, [record], 1)
 
 
+def test_a_name_too_long_for_the_zone_is_refused():
+    records = [rec(".".join(["a" * 60] * 4), "1.1.1.1")]  # 243 characters: fine alone, too long in the zone
+    with pytest.raises(ZoneTextError, match="longer than 253"):
+        build_canonical(SETTINGS, prepare_records(records))
+    with pytest.raises(ZoneTextError, match="too long"):
+        build_zone(SETTINGS, prepare_records(records), 1)
+    with pytest.raises(ZoneTextError, match="longer than 253"):
+        plan_zone_file(SETTINGS, records, BASE, today=TODAY)
+    for length in (237, 238, 239):  # + "." + "geant.services": 252, 253 (the longest name), 254
+        name = ".".join(["a" * 60] * 3 + ["b" * (length - 183)])
+        wanted = prepare_records([rec(name, "1.1.1.1")])
+        if length <= 238:
+            assert build_canonical(SETTINGS, wanted).text(1) == zone_to_text(build_zone(SETTINGS, wanted, 1)[0],
+                                                                             SETTINGS)
+        else:
+            with pytest.raises(ZoneTextError):
+                build_canonical(SETTINGS, wanted)
+            with pytest.raises(ZoneTextError):
+                build_zone(SETTINGS, wanted, 1)
+
+
 def test_an_invalid_hostmaster_is_refused():
     with pytest.raises(ZoneTextError, match="SOA"):
         build_canonical(ZoneSettings(ZONE, ["ns1.geant.net."], "bad name@geant.org"), [])
