@@ -193,7 +193,7 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.options 
     wapi_client_from_params,
 )
 from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.wapi import REQUESTS_IMPORT_ERROR, WapiError
-from ansible_collections.geant.consul_dns.plugins.module_utils.dns.records import Record
+from ansible_collections.geant.consul_dns.plugins.module_utils.dns.records import Record, sort_records
 from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.plan import PlanRefused, SyncPolicy
 
 
@@ -206,12 +206,12 @@ def desired_records(module, zone):
     path = module.params["zone_file"]
     try:
         with open(path) as handle:
-            parsed = zone_text.parse_zone(handle.read(), zone)
+            content = zone_text.read_zone_text(handle.read(), zone)
     except (IOError, OSError) as exc:
         module.fail_json(msg="cannot read zone file %s: %s" % (path, to_native(exc)))
     except zone_text.ZoneTextError as exc:
         module.fail_json(msg="zone file %s is not a valid zone %s: %s" % (path, zone, to_native(exc)))
-    return [r for r in zone_text.zone_records(parsed) if r.rtype in ("A", "AAAA")]
+    return sort_records(r for r in content.records if r.rtype in ("A", "AAAA"))
 
 
 def argument_spec():

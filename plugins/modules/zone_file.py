@@ -15,11 +15,13 @@ version_added: 0.1.0
 description:
   - Writes the records of one zone, typically the output of the lookup
     P(geant.consul_dns.consul_zone#lookup), together with the
-    SOA and apex NS records built from the module options, as a master file (RFC 1035) rendered by dnspython
-    in one deterministic order.
-  - Idempotent. The existing file is parsed with dnspython and compared without its SOA serial. When the
-    records, the name servers and the SOA parameters are the same, nothing is written and the serial stays.
-    Formatting or comments alone do not count as a change.
+    SOA and apex NS records built from the module options, as a master file (RFC 1035) in one deterministic
+    canonical form (every value checked by dnspython).
+  - Idempotent. The existing file is compared with the new text without its SOA serial; when it differs (or
+    is not in the canonical form, for example edited by hand) it is parsed (a strict parser of the canonical
+    form, else dnspython) and compared record by record. When the records, the name servers and the SOA
+    parameters are the same, nothing is written and the serial stays. Formatting or comments alone do not
+    count as a change.
   - When the zone changed, the SOA serial is advanced in the RFC 1912 form C(YYYYMMDDnn) (UTC date). The
     first change of a day gets C(YYYYMMDD01). When that is not greater than the current serial in RFC 1982
     serial arithmetic (another change on the same day, more than 99 changes in a day, a serial ahead of

@@ -102,3 +102,54 @@ def test_wrong_password_fails_clearly(bed):
     result = run_playbook(PLAYBOOK, dict(extra, nios_password="wrong-pass-123"))
     assert result.rc != 0
     assert "HTTP 401" in result.output
+
+
+FROM_FILE = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Sync
+      geant.consul_dns.infoblox_zone_sync:
+        server: "{{ nios_host }}"
+        username: admin
+        password: "{{ nios_password }}"
+        ca_path: "{{ nios_ca }}"
+        zone: geant.services
+        zone_file: "{{ zone_file }}"
+"""
+
+OUR_FILE = """; Zone geant.services: written by the Ansible module geant.consul_dns.zone_file.
+; Do not edit by hand, changes are overwritten on the next run.
+$ORIGIN geant.services.
+$TTL 300
+@ 300 IN SOA ns1.geant.net. hostmaster.geant.org. 2026112901 3600 600 1209600 300
+@ 300 IN NS ns1.geant.net.
+crowd 300 IN A 1.1.1.10
+crowd 300 IN A 1.1.1.11
+"""
+
+HAND_EDITED = """$ORIGIN geant.services.
+$TTL 300
+@\tIN SOA ns1.geant.net. hostmaster.geant.org. ( 2026112902 3600 600 1209600 300 )
+\tIN NS ns1.geant.net.
+crowd\t\tIN A 1.1.1.10 ; the only one left
+www\t600\tIN CNAME crowd
+"""
+
+
+def test_zone_file_as_source_canonical_and_hand_edited(bed, tmp_path):
+    _consul, nios, extra = bed
+    path = tmp_path / "geant.services.zone"
+    path.write_text(OUR_FILE)
+    applied = sync_result(run_playbook(FROM_FILE, dict(extra, zone_file=str(path)), json_output=True))
+    assert applied["counts"]["created"] == 2 and a_records(nios) == ["1.1.1.10", "1.1.1.11"]
+
+    # Not the collection's form (tabs, comments, parentheses, a CNAME): read by dnspython, A/AAAA only.
+    path.write_text(HAND_EDITED)
+    removed = sync_result(run_playbook(FROM_FILE, dict(extra, zone_file=str(path)), json_output=True))
+    assert removed["counts"]["deleted"] == 1 and a_records(nios) == ["1.1.1.10"]
+
+    path.write_text(OUR_FILE.replace("crowd 300 IN A 1.1.1.11\n", "crowd 300 IN A 1.1.1.11 trailing\n"))
+    broken = run_playbook(FROM_FILE, dict(extra, zone_file=str(path)), json_output=True)
+    assert broken.rc != 0 and "is not a valid zone geant.services" in broken.output
+    assert a_records(nios) == ["1.1.1.10"]
