@@ -92,6 +92,8 @@ def test_lock_held_elsewhere_ends_cleanly(bed):
     result = sync.run()
     assert lock_skipped(result), result
     assert "held by root@consul-server02 pid 4711" in lock_message(result)
+    # ... and the job output says so (the timer's journal, AWX): the debug task prints it.
+    assert "held by root@consul-server02 pid 4711" in result.task_results("Another run holds the lock")[0]["msg"]
     assert sync.zone_text(ZONE) is None and nios_writes(nios) == []
     assert "failed=0" in result.stdout or json.loads(result.stdout)["stats"]["localhost"]["failures"] == 0
 
