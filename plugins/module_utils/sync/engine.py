@@ -556,6 +556,9 @@ class SyncEngine(object):
             stage(self.publishers[-1], results[-1])
             for thread in threads:
                 thread.join()
+            for publisher, out in zip(self.publishers, results):
+                if not out:  # the thread died of something that is not an Exception: never commit without it
+                    out[:] = [publisher.step, None, SyncError("staging %s did not finish" % publisher.step), 0.0]
         else:
             for publisher, out in zip(self.publishers, results):
                 stage(publisher, out)

@@ -267,3 +267,23 @@ def test_the_damping_state_is_decoded_again_only_when_someone_else_wrote_it(bed,
     result = run(engine, consul)
     assert result.ok and decoded == [1]
     assert result.outcomes[0].summary()["added"] == 1
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the thread's death, on purpose
+def test_an_overlapped_stage_that_dies_is_never_taken_for_staged(bed, monkeypatch):
+    engine, consul, client = bed
+    engine.overlap = True
+    run(engine, consul)
+    zone_file = engine.plans[0].zone_file
+    with open(zone_file) as handle:
+        text = handle.read()
+
+    def dies(*_args, **_kwargs):
+        raise SystemExit("gone")  # not an Exception: ends the thread without a result
+    monkeypatch.setattr(engine.publishers[0], "stage", dies)
+    consul.set("svc07", "svc07-0", "critical")
+    result = run(engine, consul)
+    assert not result.ok and result.outcomes[0].failed_step == "push"
+    assert "staging push did not finish" in result.outcomes[0].error
+    with open(zone_file) as handle:
+        assert handle.read() == text  # the zone file was staged, then discarded
