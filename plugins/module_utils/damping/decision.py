@@ -131,15 +131,21 @@ class Decision(object):
     def record_dicts(self):
         return [dict(record.to_dict(self.zone), zone=self.zone) for record in self.records]
 
-    def as_result(self, state_written, bootstrap, leader):
-        """The ``consul_zone_records`` module's result keys (the watch service reports the same)."""
+    def as_result(self, state_written, bootstrap, leader, with_records=True):
+        """The ``consul_zone_records`` module's result keys (the engine's ``decisions`` are the same).
+
+        ``with_records=False`` leaves out ``zone``, ``changed`` and ``records``: the engine reports those
+        elsewhere, and a large zone's record list (one dict per record) is not even built.
+        """
         d = self.damping
-        return dict(
-            zone=self.zone, changed=self.changed, records=self.record_dicts(), published=d.published,
-            added=d.added, withdrawn=d.withdrawn, pending=d.pending, in_grace=d.in_grace,
+        result = dict(
+            published=d.published, added=d.added, withdrawn=d.withdrawn, pending=d.pending, in_grace=d.in_grace,
             suppressed=d.suppressed, kept=d.kept, report=self.report_lines(), state_written=state_written,
             bootstrap=bootstrap, leader=leader,
         )
+        if with_records:
+            result.update(zone=self.zone, changed=self.changed, records=self.record_dicts())
+        return result
 
     def report_lines(self):
         """Human readable lines on what the damping did (for the job log)."""

@@ -590,16 +590,8 @@ class SyncEngine(object):
 
 
 def _decisions(decision, bootstrap, leader):
-    """``decision.as_result()`` without its bulky keys (records, changed, zone), which the report does not
-    use: the record list (one dict per record, 10,000 in a large zone) is not even built."""
-    decision.record_dicts = list  # shadows the method for this call only
-    try:
-        result = decision.as_result(state_written=False, bootstrap=bootstrap, leader=leader)
-    finally:
-        del decision.record_dicts
-    for bulky in ("records", "changed", "zone"):
-        result.pop(bulky)
-    return result
+    """The damping's decisions for the report and the action's result (no record list)."""
+    return decision.as_result(state_written=False, bootstrap=bootstrap, leader=leader, with_records=False)
 
 
 class _StepTimer(object):
