@@ -140,14 +140,19 @@ def zone_addresses(health_by_service, selection, zone):
     and the lowest TTL wins.
     """
     result = ZoneAddresses()
+    # Many instances share a DNS name and (rarely) an address: check each once, not per instance.
+    names, address_types = {}, {}
     for service_name in sorted(health_by_service):
         invalid_reported = False
         for entry in health_by_service[service_name]:
             service = entry.get("Service") or {}
             if not selection.wants_instance(service):
                 continue
+            wanted = (service.get("Meta") or {}).get(selection.dns_name_meta_key)
             try:
-                dns_name = _dns_name_for(service_name, service, selection, zone)
+                dns_name = names.get((service_name, wanted))
+                if dns_name is None:
+                    dns_name = names[(service_name, wanted)] = _dns_name_for(service_name, service, selection, zone)
             except InvalidDnsName as exc:
                 if selection.invalid_names == "fail":
                     raise
@@ -158,7 +163,10 @@ def zone_addresses(health_by_service, selection, zone):
                 continue
             instance = instance_from_entry(entry, dns_name, selection.healthy_states)
             result.instances.append(instance)
-            if address_type(instance.address or "") is None:
+            kind = address_types.get(instance.address)
+            if kind is None:
+                kind = address_types[instance.address] = address_type(instance.address or "") or ""
+            if not kind:
                 message = ("skipped instance %s of service %s on node %s: address %r is not an IP address"
                            % (instance.service_id, service_name, instance.node, instance.address))
                 result.warnings.append(message)
