@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.consul, pytest.mark.slow]
 ZONE = "geant.services"
 # Distinctive, so a leak into any output line can be searched for.
 NIOS_PASSWORD = "Zq8-unique-nios-pass"
-PLAYBOOK = """
+SYNC_TASK = """
 - hosts: localhost
   gather_facts: false
   tasks:
@@ -22,7 +22,8 @@ PLAYBOOK = """
         password: "{{ nios_password }}"
         ca_path: "{{ nios_ca }}"
         zone: geant.services
-        records: "{{ lookup('geant.consul_dns.consul_zone', 'geant.services', consul_address=consul_url,
+"""
+PLAYBOOK = SYNC_TASK + """        records: "{{ lookup('geant.consul_dns.consul_zone', 'geant.services', consul_address=consul_url,
                             wantlist=True) }}"
 """
 
@@ -104,17 +105,7 @@ def test_wrong_password_fails_clearly(bed):
     assert "HTTP 401" in result.output
 
 
-FROM_FILE = """
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Sync
-      geant.consul_dns.infoblox_zone_sync:
-        server: "{{ nios_host }}"
-        username: admin
-        password: "{{ nios_password }}"
-        ca_path: "{{ nios_ca }}"
-        zone: geant.services
+FROM_FILE = SYNC_TASK + """\
         zone_file: "{{ zone_file }}"
 """
 
