@@ -207,7 +207,9 @@ def test_dead_lock_holder_is_released_by_session_ttl(consul_cluster, wapi_simula
     cluster, nios, zone = consul_cluster, wapi_simulator, "dead.geant.services"
     register(cluster, "dead")
     key = "consul-dns/lock/dead"
-    sync = make_bed(cluster, tmp_path, nios, zone, ["dead"], "dead", consul_dns_lock_ttl=10)
+    # TTL 20 s: the next run must start while the dead holder's session still lives (at least TTL minus
+    # one renewal period after the kill); ansible-playbook's start-up alone can take seconds under load.
+    sync = make_bed(cluster, tmp_path, nios, zone, ["dead"], "dead", consul_dns_lock_ttl=20)
     nios.sim.faults.add_latency(45, count=1)  # the holder hangs in its first WAPI call
     holder = sync.start(consul_dns_lock_holder="doomed-runner")
     try:
@@ -222,8 +224,8 @@ def test_dead_lock_holder_is_released_by_session_ttl(consul_cluster, wapi_simula
     assert lock_skipped(blocked), blocked
     assert "held by doomed-runner" in lock_message(blocked)
 
-    # Consul invalidates the session once its TTL (10 s, Consul allows itself up to twice that) ran out.
-    cluster.wait_for(lambda: lock_session(cluster, key) is None, 60, "the dead holder's lock was never released")
+    # Consul invalidates the session once its TTL (20 s, Consul allows itself up to twice that) ran out.
+    cluster.wait_for(lambda: lock_session(cluster, key) is None, 90, "the dead holder's lock was never released")
     result = sync.run()
     assert records_result(result)["published"] == {"dead": [A, B]}
     assert nios_addresses(nios, zone) == {fqdn("dead", zone): [A, B]}
