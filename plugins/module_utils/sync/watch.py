@@ -32,6 +32,7 @@ import threading
 import time
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul.client import ConsulError
+from ansible_collections.geant.consul_dns.plugins.module_utils.heap import PausedGc
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul.kv import ConsulKV
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul.watch import (
     BlockingWatch,
@@ -52,7 +53,7 @@ SCOPED_REASONS = frozenset(["checks", "services", "damping"])
 HEALTH_CACHE_REASONS = frozenset(["checks", "damping"])
 
 
-class QuietHeap(object):
+class QuietHeap(PausedGc):
     """Keep the cyclic garbage collector's pauses out of a sync, and make them short.
 
     A full sync leaves a large, long-lived heap (the health of every service, the zone file parsed,
@@ -64,16 +65,6 @@ class QuietHeap(object):
     that later collections skip it. After a full sync the whole heap is collected again before it is
     frozen, so cycles among frozen objects are kept at most until the next full sync.
     """
-
-    def __enter__(self):
-        self.enabled = gc.isenabled()
-        gc.disable()
-        return self
-
-    def __exit__(self, *_exc):
-        if self.enabled:
-            gc.enable()
-        return False
 
     @staticmethod
     def tidy(full):
