@@ -14,6 +14,7 @@ import subprocess
 import pytest
 
 from tests.playbook import run_playbook
+from tests.zone_records import RECORDS, rec
 
 pytestmark = [pytest.mark.slow]
 
@@ -47,16 +48,6 @@ PLAYBOOK = """
 """
 
 
-def rec(name, value, ttl=60, rtype="A"):
-    return {"name": name, "type": rtype, "ttl": ttl, "value": value}
-
-
-RECORDS = [
-    rec("crowd", "1.1.1.10"), rec("crowd", "1.1.1.11"),
-    rec("dashboard", "1.1.1.10"), rec("dashboard", "1.1.1.11"),
-    rec("cacti", "1.1.1.10"),
-    rec("bodportal", "1.1.1.11"),
-]
 
 
 def today_serials(counter):

@@ -11,22 +11,13 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.dns import serial as zone_serial
 from ansible_collections.geant.consul_dns.plugins.modules import zone_file
+from tests.zone_records import RECORDS, rec
 
 TODAY = datetime.date(2025, 11, 25)
 HAS_CHECKZONE = bool(shutil.which("named-checkzone") or os.path.exists("/usr/sbin/named-checkzone"))
 needs_checkzone = pytest.mark.skipif(not HAS_CHECKZONE, reason="named-checkzone not installed")
 
 
-def rec(name, value, ttl=60, rtype="A"):
-    return {"name": name, "type": rtype, "ttl": ttl, "value": value}
-
-
-RECORDS = [
-    rec("crowd", "1.1.1.10"), rec("crowd", "1.1.1.11"),
-    rec("dashboard", "1.1.1.10"), rec("dashboard", "1.1.1.11"),
-    rec("cacti", "1.1.1.10"),
-    rec("bodportal", "1.1.1.11"),
-]
 
 
 class ModuleExit(Exception):

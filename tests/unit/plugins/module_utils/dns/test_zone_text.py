@@ -19,6 +19,7 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.dns.zone_text imp
     zone_content,
     zone_records,
 )
+from tests.zone_records import RECORDS, rec
 
 TODAY = datetime.date(2025, 11, 25)
 ZONE = "geant.services"
@@ -26,16 +27,6 @@ NAMED_CHECKZONE = shutil.which("named-checkzone") or (
     "/usr/sbin/named-checkzone" if os.path.exists("/usr/sbin/named-checkzone") else None)
 
 
-def rec(name, value, ttl=60, rtype="A"):
-    return {"name": name, "type": rtype, "ttl": ttl, "value": value}
-
-
-RECORDS = [
-    rec("crowd", "1.1.1.10"), rec("crowd", "1.1.1.11"),
-    rec("dashboard", "1.1.1.10"), rec("dashboard", "1.1.1.11"),
-    rec("cacti", "1.1.1.10"),
-    rec("bodportal", "1.1.1.11"),
-]
 
 
 @pytest.fixture
