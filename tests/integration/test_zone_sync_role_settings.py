@@ -28,7 +28,9 @@ def test_documented_settings_pass():
     result = validate({"consul_dns_consul_address": "http://127.0.0.1:8500", "consul_dns_zones": [ZONE],
                        "consul_dns_hold_down": "30", "consul_dns_infoblox_server": "gm.geant.net",
                        "consul_dns_infoblox_username": "consul-dns", "consul_dns_report_file": None},
-                      {"consul_dns_consul_token": "t0ken-not-in-logs", "consul_dns_infoblox_password": "pw-not-in-logs"})
+                      # The username may sit with the credentials too (as AWX credential types inject it).
+                      {"consul_dns_consul_token": "t0ken-not-in-logs", "consul_dns_infoblox_password": "pw-not-in-logs",
+                       "consul_dns_infoblox_username": "consul-dns"})
     assert result.rc == 0, result.output
     assert "t0ken-not-in-logs" not in result.output and "pw-not-in-logs" not in result.output
 
