@@ -48,8 +48,6 @@ PLAYBOOK = """
 """
 
 
-
-
 def today_serials(counter):
     """Today's YYYYMMDDnn (UTC); yesterday's too, in case the run crossed midnight."""
     now = datetime.datetime.now(datetime.timezone.utc).date()

@@ -18,8 +18,6 @@ HAS_CHECKZONE = bool(shutil.which("named-checkzone") or os.path.exists("/usr/sbi
 needs_checkzone = pytest.mark.skipif(not HAS_CHECKZONE, reason="named-checkzone not installed")
 
 
-
-
 class ModuleExit(Exception):
     def __init__(self, result, failed):
         super(ModuleExit, self).__init__(json.dumps(result, default=str))

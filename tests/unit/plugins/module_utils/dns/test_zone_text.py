@@ -27,8 +27,6 @@ NAMED_CHECKZONE = shutil.which("named-checkzone") or (
     "/usr/sbin/named-checkzone" if os.path.exists("/usr/sbin/named-checkzone") else None)
 
 
-
-
 @pytest.fixture
 def settings():
     return ZoneSettings(ZONE, ["ns1.geant.net."], "hostmaster@geant.org")
