@@ -320,3 +320,13 @@ def test_stop_closes_idle_keep_alive_connections(wapi_simulator_cert_dir):
     assert not stopper.is_alive()
     with pytest.raises(requests.ConnectionError):
         client.get("view")
+
+
+# ------------------------------------------------------------------ _schema
+def test_schema_over_http(wapi):
+    root = wapi.get("", params={"_schema": ""})
+    assert root.status_code == 200, root.text
+    assert root.json()["requested_version"] == "2.12" and "record:a" in root.json()["supported_objects"]
+    obj = wapi.get("record%3Aa", params={"_schema": "1", "_schema_version": "2", "_get_doc": "1"}).json()
+    assert obj["type"] == "record:a" and obj["version"] == "2.12"
+    assert {"name", "ipv4addr", "view", "zone"} <= {f["name"] for f in obj["fields"]}

@@ -241,3 +241,49 @@ def test_zone_view_may_be_repeated_on_put_but_not_changed(sim):
     call(sim, "PUT", zone["_ref"], {"view": "default", "comment": "x"})
     err = error_of(sim, "PUT", zone["_ref"], {"view": "internal"})
     assert err.text == "Field is not allowed for update: view"
+
+
+# ------------------------------------------------------------------ _schema
+def test_schema_of_the_version_root(sim):
+    _status, root = call(sim, "GET", "", _schema="")
+    assert set(root) == {"requested_version", "supported_objects", "supported_versions"}
+    assert root["requested_version"] == "2.12"
+    assert {"record:a", "record:host", "zone_auth", "request"} <= set(root["supported_objects"])
+    assert root["supported_versions"][0] == "1.0" and "2.12" in root["supported_versions"]
+    _status, v2 = call(sim, "GET", "", _schema="1", _schema_version="2")
+    assert v2["schema_version"] == "2"
+
+
+def test_schema_of_an_object_type_follows_the_field_flags(sim):
+    _status, doc = call(sim, "GET", "record:a", _schema="1")
+    assert set(doc) == {"cloud_additional_restrictions", "fields", "restrictions", "type", "version"}
+    assert (doc["type"], doc["version"], doc["restrictions"]) == ("record:a", "2.12", [])
+    fields = {f["name"]: f for f in doc["fields"]}
+    assert fields["name"] == {"is_array": False, "name": "name", "standard_field": True, "supports": "rwus",
+                              "type": ["string"], "searchable_by": ":=~"}
+    assert fields["ttl"]["overridden_by"] == "use_ttl" and fields["ttl"]["type"] == ["uint"]
+    assert fields["creator"]["enum_values"] == ["STATIC", "DYNAMIC", "SYSTEM"]
+    assert fields["zone"]["supports"] == "rs" and fields["view"]["supports"] == "rws"
+    assert "doc" not in fields["name"]
+    # every readable field of the schema can be asked for (what ibx-sdk's object_fields does)
+    readable = ",".join(n for n, f in fields.items() if "r" in f["supports"])
+    add_a(sim, "a.geant.services", "10.0.0.1")
+    assert call(sim, "GET", "record:a", _return_fields=readable)[0] == 200
+    _status, grid = call(sim, "GET", "grid", _schema="1")
+    assert grid["restrictions"] == ["create", "delete"]
+
+
+def test_schema_version_2_adds_structs_functions_docs_and_search_only_fields(sim):
+    _status, host = call(sim, "GET", "record:host", _schema="1", _schema_version="2", _get_doc="1",
+                         _schema_searchable="1")
+    fields = {f["name"]: f for f in host["fields"]}
+    assert fields["ipv4addrs"]["wapi_primitive"] == "struct" and fields["ipv4addrs"]["is_array"] is True
+    assert "ipv4addr" in [f["name"] for f in fields["ipv4addrs"]["schema"]["fields"]]
+    assert fields["mac"]["supports"] == "s"  # search-only: listed with _schema_searchable only
+    assert all(f.get("doc") for f in host["fields"])
+    _status, plain = call(sim, "GET", "record:host", _schema="1")
+    assert "mac" not in [f["name"] for f in plain["fields"]]
+    _status, grid = call(sim, "GET", "grid", _schema="1", _schema_version="2")
+    [restart] = [f for f in grid["fields"] if f["name"] == "restartservices"]
+    assert restart["wapi_primitive"] == "funccall"
+    assert "restart_option" in [f["name"] for f in restart["schema"]["input_fields"]]

@@ -11,11 +11,12 @@ import threading
 import time
 from collections import OrderedDict
 
-from . import errors, objtypes, query
+from . import errors, objtypes, query, schema
 from .faults import FaultInjector, RequestLog
 from .store import Store
 
 MAX_CURSORS = 1000
+DEFAULT_VERSION = "2.12"
 RESTART_OPTIONS = ("RESTART_IF_NEEDED", "FORCE_RESTART")
 RESTART_SERVICES = ("ALL", "DNS", "DHCP", "DHCPV4", "DHCPV6")
 RESTART_MODES = ("GROUPED", "SEQUENTIAL", "SIMULTANEOUS")
@@ -35,6 +36,7 @@ class Simulator:
         self.faults = FaultInjector()
         self._seed_eas = list(ea_definitions)
         self.on_change = None  # callback after committed writes (persistence)
+        self._version = DEFAULT_VERSION  # WAPI version of the call being handled
         self.reset()
 
     # ================================================================ state management
@@ -87,12 +89,14 @@ class Simulator:
             self.restart_needed = True
 
     # ================================================================ entry point
-    def handle(self, method, target, args, body):
+    def handle(self, method, target, args, body, version=DEFAULT_VERSION):
         """Run one WAPI call. ``target`` is the decoded path after /wapi/vX/ (type or ref).
 
+        ``version`` is the WAPI version of the path (only ``_schema`` answers depend on it).
         Returns (HTTP status, JSON-able payload); raises WapiError.
         """
         with self.lock:
+            self._version = version
             if target == "request":
                 if method != "POST":
                     raise errors.proto_error("The request object supports only POST")
@@ -105,6 +109,8 @@ class Simulator:
     def _dispatch(self, method, target, args, body):
         """Returns (status, payload, changed)."""
         objtype, _sep, rest = target.partition("/")
+        if method == "GET" and "_schema" in args:
+            return 200, self.get_schema(objtype, args), False
         objtypes.schema(objtype)  # unknown type -> 400
         control = {k: v[-1] for k, v in args.items() if k.startswith("_")}
         if method == "GET":
@@ -123,6 +129,12 @@ class Simulator:
         raise errors.proto_error("Method %s not allowed on %s" % (method, target))
 
     # ================================================================ read
+    def get_schema(self, objtype, args):
+        """``?_schema`` on the version root (``objtype`` empty) or on an object type (schema.py)."""
+        if not objtype:
+            return schema.root_schema(self._version, args)
+        return schema.object_schema(objtype, self._version, args)
+
     def get_objects(self, objtype, args):
         if "_page_id" in args:
             return self._next_page(args["_page_id"][-1])

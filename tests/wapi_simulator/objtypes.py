@@ -17,10 +17,24 @@ NAME_RE = re.compile(r"^[a-z0-9_*]([a-z0-9_\-*]*[a-z0-9_*])?$")
 
 
 class Field:
-    def __init__(self, normalize, flags, default=None):
+    """One field of an object type.
+
+    ``wtype``/``array``/``search``/``doc`` only feed the ``_schema`` answer (schema.py): the WAPI
+    type name(s), whether the value is a list, the search modifiers NIOS lists in
+    ``searchable_by`` and the field's documentation (``_get_doc=1``). Left out, they are derived
+    from the normalizer.
+    """
+
+    def __init__(self, normalize, flags, default=None, wtype=None, array=None, search=None, doc=None,
+                 struct=None):
         self.normalize = normalize
         self.flags = set(flags)
         self.default = default
+        self.wtype = wtype
+        self.array = array
+        self.search = search
+        self.doc = doc
+        self.struct = struct  # sub-field schema of a struct field (schema.py, _schema_version=2)
 
     def has(self, flag):
         return flag in self.flags
@@ -100,6 +114,7 @@ def _enum(*choices):
         if value not in choices:
             raise errors.invalid_value(field, value, "expected one of %s" % ", ".join(choices))
         return value
+    norm.choices = choices
     return norm
 
 
@@ -132,16 +147,16 @@ uint32 = _uint(32)
 def _record_common():
     return {
         "name": Field(norm_dns_name, "rwusbq"),
-        "view": Field(norm_string, "rwsb", default="default"),
+        "view": Field(norm_string, "rwsb", default="default", search="="),
         "ttl": Field(uint32, "rwu"),
         "use_ttl": Field(norm_bool, "rwu", default=False),
         "comment": Field(norm_string, "rwus"),
-        "extattrs": Field(norm_any, "rwu", default={}),
+        "extattrs": Field(norm_any, "rwu", default={}, wtype="extattr"),
         "disable": Field(norm_bool, "rwu", default=False),
         "creator": Field(_enum("STATIC", "DYNAMIC", "SYSTEM"), "rwus", default="STATIC"),
-        "zone": Field(norm_dns_name, "rs"),
-        "creation_time": Field(norm_any, "r"),
-        "dns_name": Field(norm_any, "r"),
+        "zone": Field(norm_dns_name, "rs", search="="),
+        "creation_time": Field(norm_any, "r", wtype="timestamp"),
+        "dns_name": Field(norm_any, "r", wtype="string"),
         "ddns_protected": Field(norm_bool, "rwu", default=False),
         "forbid_reclamation": Field(norm_bool, "rwu", default=False),
         "ddns_principal": Field(norm_string, "rwus"),
@@ -155,8 +170,8 @@ def _with(base, **extra):
 
 
 SCHEMAS = {
-    "record:a": _with(_record_common(), ipv4addr=Field(norm_ipv4, "rwusbq")),
-    "record:aaaa": _with(_record_common(), ipv6addr=Field(norm_ipv6, "rwusbq")),
+    "record:a": _with(_record_common(), ipv4addr=Field(norm_ipv4, "rwusbq", search="=~")),
+    "record:aaaa": _with(_record_common(), ipv6addr=Field(norm_ipv6, "rwusbq", search="=~")),
     "record:cname": _with(_record_common(), canonical=Field(norm_dns_name, "rwusbq")),
     "record:txt": _with(_record_common(), text=Field(norm_string, "rwusbq")),
     "record:srv": _with(
@@ -166,8 +181,10 @@ SCHEMAS = {
     ),
     "record:host": _with(
         _record_common(),
-        ipv4addrs=Field(norm_host_addrs(4), "rwub", default=[]),
-        ipv6addrs=Field(norm_host_addrs(6), "rwub", default=[]),
+        ipv4addrs=Field(norm_host_addrs(4), "rwub", default=[], wtype="record:host_ipv4addr", array=True,
+                        struct="ipv4"),
+        ipv6addrs=Field(norm_host_addrs(6), "rwub", default=[], wtype="record:host_ipv6addr", array=True,
+                        struct="ipv6"),
         # search-only helpers: any of the host's addresses
         ipv4addr=Field(norm_ipv4, "s"), ipv6addr=Field(norm_ipv6, "s"),
         configure_for_dns=Field(norm_bool, "rwu", default=True),
@@ -180,13 +197,13 @@ SCHEMAS = {
     "zone_auth": {
         "fqdn": Field(norm_zone_fqdn, "rwsbq"),
         # "=": may be re-sent unchanged on PUT (nios_zone does so on every update) but not changed
-        "view": Field(norm_string, "rwsb=", default="default"),
+        "view": Field(norm_string, "rwsb=", default="default", search="="),
         "zone_format": Field(_enum("FORWARD", "IPV4", "IPV6"), "rws", default="FORWARD"),
         "comment": Field(norm_string, "rwus"),
-        "extattrs": Field(norm_any, "rwu", default={}),
+        "extattrs": Field(norm_any, "rwu", default={}, wtype="extattr"),
         "disable": Field(norm_bool, "rwu", default=False),
-        "grid_primary": Field(norm_list, "rwu", default=[]),
-        "grid_secondaries": Field(norm_list, "rwu", default=[]),
+        "grid_primary": Field(norm_list, "rwu", default=[], wtype="memberserver"),
+        "grid_secondaries": Field(norm_list, "rwu", default=[], wtype="memberserver"),
         "ns_group": Field(norm_string, "rwus"),
         "soa_default_ttl": Field(uint32, "rwu", default=28800),
         "prefix": Field(norm_string, "rwu"),  # RFC 2317 prefix of classless reverse zones
@@ -199,7 +216,7 @@ SCHEMAS = {
         "comment": Field(norm_string, "rwusb"),
         "is_default": Field(norm_bool, "rsb", default=False),
         "network_view": Field(norm_string, "rws", default="default"),
-        "extattrs": Field(norm_any, "rwu", default={}),
+        "extattrs": Field(norm_any, "rwu", default={}, wtype="extattr"),
     },
     "extensibleattributedef": {
         "name": Field(norm_string, "rwusbq"),
@@ -207,7 +224,7 @@ SCHEMAS = {
         "comment": Field(norm_string, "rwusb"),
         "default_value": Field(norm_any, "rwub"),
         "flags": Field(norm_string, "rwu"),
-        "list_values": Field(norm_list, "rwu"),
+        "list_values": Field(norm_list, "rwu", wtype="extensibleattributedef:listvalues"),
         "allowed_object_types": Field(norm_list, "rwu"),
         "min": Field(norm_any, "rwu"),
         "max": Field(norm_any, "rwu"),

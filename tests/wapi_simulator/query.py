@@ -8,6 +8,7 @@ from . import errors, objtypes
 CONTROL_ARGS = {
     "_return_fields", "_return_fields+", "_max_results", "_paging", "_return_as_object",
     "_return_type", "_proxy_search", "_page_id", "_function", "_inheritance", "_schema",
+    "_schema_version", "_get_doc", "_schema_searchable",
 }
 MODIFIERS = "~:!<>"
 DEFAULT_MAX_RESULTS = -1000

@@ -14,7 +14,10 @@ the multi-object ``request`` endpoint (all-or-nothing, see docs/wapi-simulator.m
 fault injection and a request log (Python API on ``Simulator`` and HTTP under ``/_sim/``);
 optional JSON state file.
 
-Deliberately not implemented: XML (``_return_type=xml``), ``_schema``, certificate auth,
+Also ``_schema`` (schema.py). Behaviours added after docs/wapi-simulator.md are listed, with
+their choices, in tests/wapi_simulator/README.md.
+
+Deliberately not implemented: XML (``_return_type=xml``), certificate auth,
 next-available-IP functions (``func:nextavailableip``), scheduling/approval args,
 DHCP/IPAM objects, EA inheritance, real DNS serving, permissions (every valid user is a
 superuser). See docs/wapi-simulator.md for the choices made where sources disagree.
@@ -167,7 +170,8 @@ class WapiHandler(BaseHTTPRequestHandler):
         try:
             if args.get("_return_type", ["json"])[-1] not in ("json", "json-pretty"):
                 raise errors.proto_error("The simulator only supports _return_type=json")
-            status, payload = self.sim.handle(method, target, args, _parse_json(raw_body))
+            status, payload = self.sim.handle(method, target, args, _parse_json(raw_body),
+                                              version=entry["version"])
         except errors.WapiError as exc:
             return self._error(entry, exc, headers)
         self._finish(entry, status, json.dumps(payload).encode(), "application/json", headers)
