@@ -51,12 +51,18 @@ def test_cookie_alone_authenticates_until_logout(wapi_simulator):
     assert anonymous.get("view", cookies={"ibapauth": cookie}).status_code == 401
 
 
-def test_unsupported_version(wapi_simulator):
-    response = WapiTestClient(wapi_simulator, version="1.4").get("record:a")
+@pytest.mark.parametrize("version", ["0.9", "3.0", "3.1.2", "10.1"])
+def test_unsupported_version(wapi_simulator, version):
+    response = WapiTestClient(wapi_simulator, version=version).get("record:a")
     assert response.status_code == 400
-    assert response.json()["text"] == "Version 1.4 not supported"
-    assert WapiTestClient(wapi_simulator, version="2.5").get("view").status_code == 200
-    assert WapiTestClient(wapi_simulator, version="2.13.1").get("view").status_code == 200
+    assert response.json()["text"] == "Version %s not supported" % version
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.4", "1.7.5", "2.0", "2.5", "2.12.3", "2.13.1"])
+def test_versions_from_1_0_up_are_served(wapi_simulator, version):
+    assert WapiTestClient(wapi_simulator, version=version).get("view").status_code == 200
+    schema = WapiTestClient(wapi_simulator, version=version).get("", params={"_schema": ""}).json()
+    assert schema["requested_version"] == version
 
 
 def test_url_encoded_object_type(wapi):

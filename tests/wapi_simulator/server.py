@@ -2,8 +2,9 @@
 
 Behaviour follows WAPI 2.12 (NIOS 8.6) as documented in the wapidoc and as the real clients
 ``infoblox-client`` 0.6.2 and ``infoblox.nios_modules`` expect it. Any path version
-``/wapi/v2.N[.M]/`` with 2.5 <= version < 3 is accepted and behaves the same; other
-versions get NIOS's "Version X not supported" error.
+``/wapi/vN.N[.M]/`` with 1.0 <= version < 3 is accepted and behaves the same (1.x included:
+NIOS still serves them, and octoblox/ibx-sdk ask ``/wapi/v1.0/?_schema``); other versions get
+NIOS's "Version X not supported" error.
 
 Implemented: HTTP Basic auth + ``ibapauth`` cookie sessions, logout; objects ``zone_auth``,
 ``record:a``, ``record:aaaa``, ``record:cname``, ``record:txt``, ``record:srv``, ``record:host``,
@@ -38,7 +39,9 @@ from .engine import Simulator
 
 DEFAULT_WAPI_VERSION = "2.12"
 VERSION_RE = re.compile(r"^/wapi/v(\d+)\.(\d+)(?:\.(\d+))?(/.*)?$")
-MIN_VERSION, MAX_VERSION = (2, 5), (3, 0)
+# NIOS keeps serving old WAPI versions (1.0 up, go-infoblox#33); octoblox and ibx-sdk ask v1.0 for
+# the _schema. Every version in [1.0, 3.0) is served the same; the others are refused.
+MIN_VERSION, MAX_VERSION = (1, 0), (3, 0)
 UNAUTHORIZED_HTML = (
     "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n"
     "<title>401 Authorization Required</title>\n</head><body>\n<h1>Authorization Required</h1>\n"
