@@ -336,3 +336,10 @@ def test_schema_over_http(wapi):
     obj = wapi.get("record%3Aa", params={"_schema": "1", "_schema_version": "2", "_get_doc": "1"}).json()
     assert obj["type"] == "record:a" and obj["version"] == "2.12"
     assert {"name", "ipv4addr", "view", "zone"} <= {f["name"] for f in obj["fields"]}
+
+
+def test_search_naming_an_unknown_view_is_404(wapi):
+    response = wapi.get("record:a", params={"name": "a.geant.services", "view": "Nope"})
+    assert response.status_code == 404
+    assert response.json() == {"Error": "AdmConDataNotFoundError: View Nope not found",
+                               "code": "Client.Ibap.Data.NotFound", "text": "View Nope not found"}

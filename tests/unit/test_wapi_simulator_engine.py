@@ -287,3 +287,13 @@ def test_schema_version_2_adds_structs_functions_docs_and_search_only_fields(sim
     [restart] = [f for f in grid["fields"] if f["name"] == "restartservices"]
     assert restart["wapi_primitive"] == "funccall"
     assert "restart_option" in [f["name"] for f in restart["schema"]["input_fields"]]
+
+
+# ------------------------------------------------------------------ unknown view in a search
+def test_search_naming_an_unknown_view_is_404(sim):
+    err = error_of(sim, "GET", "record:a", name="a.geant.services", view="nowhere")
+    assert (err.status, err.code, err.text) == (404, "Client.Ibap.Data.NotFound", "View nowhere not found")
+    assert err.body()["Error"] == "AdmConDataNotFoundError: View nowhere not found"
+    assert error_of(sim, "GET", "zone_auth", fqdn="geant.services", view="nowhere").status == 404
+    assert call(sim, "GET", "record:a", view="default")[1] == []
+    assert call(sim, "GET", "view", name="nowhere")[1] == []  # a search of views themselves: empty

@@ -140,6 +140,7 @@ class Simulator:
             return self._next_page(args["_page_id"][-1])
         criteria, control = query.parse_search(objtype, args)
         fields = query.return_fields(objtype, control)
+        self._check_search_view(objtype, criteria)
         found = self.search(objtype, criteria)
         limit = query.max_results(control)
         if query.flag(control, "_paging"):
@@ -158,6 +159,15 @@ class Simulator:
         if criteria:
             raise errors.unknown_field(criteria[0].field)
         return self._wrap(query.render(self.store, obj, query.return_fields(obj["_type"], control)), control)
+
+    def _check_search_view(self, objtype, criteria):
+        """NIOS resolves a searched view name first: an unknown one is 404 "View X not found"
+        (theforeman/smart_proxy_dhcp_infoblox#38: the trace runs through viewname2view in read)."""
+        if objtype == "view":
+            return
+        for crit in criteria:
+            if crit.field == "view" and crit.exact and not self.store.by_name("view", "", crit.value):
+                raise errors.not_found("View %s not found" % crit.value)
 
     def search(self, objtype, criteria):
         if any(c.field == "zone" and not c.is_ea for c in criteria) and \
