@@ -165,7 +165,8 @@ def test_post_with_return_fields_returns_the_object(wapi):
     ("GET", "record:nope", None, 400, "Client.Ibap.Proto"),
     ("DELETE", "record:a/ZG5zLmJpbmRfYSQ5OTk5:a.geant.services/default", None, 404, "Client.Ibap.Data.NotFound"),
     ("POST", "record:a", {"name": "a.geant.services", "ipv4addr": "10.0.0.1",
-                          "extattrs": {"Undefined": {"value": "x"}}}, 400, "Client.Ibap.Data"),
+                          "extattrs": {"Undefined": {"value": "x"}}}, 400, "Client.Ibap.Proto"),
+    ("GET", "record:a?*Undefined=x", None, 400, "Client.Ibap.Proto"),
 ])
 def test_error_bodies(wapi, method, path, body, status, code):
     response = wapi.request(method, path, json=body)

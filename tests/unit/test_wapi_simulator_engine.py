@@ -138,7 +138,17 @@ def test_proto_errors_on_create(sim, body, text):
 def test_undefined_extensible_attribute(sim):
     err = error_of(sim, "POST", "record:a", {"name": "a.geant.services", "ipv4addr": "10.0.0.1",
                                              "extattrs": {"Nope": {"value": "x"}}})
-    assert err.status == 400 and err.text == "Unknown extensible attribute: Nope"
+    assert err.body() == {"Error": "AdmConProtoError: Unknown extensible attribute: Nope",
+                          "code": "Client.Ibap.Proto", "text": "Unknown extensible attribute: Nope"}
+    ref = add_a(sim, "a.geant.services", "10.0.0.1")
+    assert error_of(sim, "PUT", ref, {"extattrs+": {"Nope": {"value": "x"}}}).code == "Client.Ibap.Proto"
+
+
+@pytest.mark.parametrize("key", ["*Nope", "*Nope~", "*Nope!"])
+def test_search_by_an_undefined_extensible_attribute_is_an_error(sim, key):
+    err = error_of(sim, "GET", "record:a", **{key: "x"})
+    assert (err.status, err.code, err.text) == (400, "Client.Ibap.Proto", "Unknown extensible attribute: Nope")
+    assert call(sim, "GET", "record:a", **{"*Owner": "x"})[1] == []
 
 
 def test_put_replaces_extattrs_and_refuses_view(sim):

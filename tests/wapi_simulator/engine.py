@@ -140,7 +140,7 @@ class Simulator:
             return self._next_page(args["_page_id"][-1])
         criteria, control = query.parse_search(objtype, args)
         fields = query.return_fields(objtype, control)
-        self._check_search_view(objtype, criteria)
+        self._check_search_names(objtype, criteria)
         found = self.search(objtype, criteria)
         limit = query.max_results(control)
         if query.flag(control, "_paging"):
@@ -160,13 +160,14 @@ class Simulator:
             raise errors.unknown_field(criteria[0].field)
         return self._wrap(query.render(self.store, obj, query.return_fields(obj["_type"], control)), control)
 
-    def _check_search_view(self, objtype, criteria):
-        """NIOS resolves a searched view name first: an unknown one is 404 "View X not found"
-        (theforeman/smart_proxy_dhcp_infoblox#38: the trace runs through viewname2view in read)."""
-        if objtype == "view":
-            return
+    def _check_search_names(self, objtype, criteria):
+        """NIOS resolves names in a search first. An undefined extensible attribute (``*X=``) is
+        400 "Unknown extensible attribute: X", not ``[]``. An unknown view is 404 "View X not
+        found" (theforeman/smart_proxy_dhcp_infoblox#38: the trace runs through viewname2view)."""
         for crit in criteria:
-            if crit.field == "view" and crit.exact and not self.store.by_name("view", "", crit.value):
+            if crit.is_ea and not self.store.by_name("extensibleattributedef", "", crit.field):
+                raise errors.unknown_extattr(crit.field)
+            if objtype != "view" and crit.field == "view" and crit.exact and not self.store.by_name("view", "", crit.value):
                 raise errors.not_found("View %s not found" % crit.value)
 
     def search(self, objtype, criteria):

@@ -90,9 +90,9 @@ def ref_not_found(ref):
 
 
 def unknown_extattr(name):
-    err = WapiError(400, "Client.Ibap.Data", "AdmConDataError", "Unknown extensible attribute: %s" % name)
-    err.detail = "AdmConDataError: None (IBDataError: IB.Data:Unknown extensible attribute: %s)" % name
-    return err
+    """On writes and on ``*Name=`` searches alike (terraform-provider-infoblox#62, #207, #276;
+    infoblox-client#271 for the search)."""
+    return proto_error("Unknown extensible attribute: %s" % name)
 
 
 def injected(status=500, code="Server.Ibap.Internal", text="Injected failure (simulator fault)"):
