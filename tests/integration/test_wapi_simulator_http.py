@@ -344,3 +344,10 @@ def test_search_naming_an_unknown_view_is_404(wapi):
     assert response.status_code == 404
     assert response.json() == {"Error": "AdmConDataNotFoundError: View Nope not found",
                                "code": "Client.Ibap.Data.NotFound", "text": "View Nope not found"}
+
+
+def test_paging_on_a_read_by_reference_is_refused(wapi):
+    ref = add_a(wapi, "a.geant.services", "10.0.0.1")
+    response = wapi.get(ref, params={"_paging": 1, "_return_as_object": 1, "_max_results": 100})
+    assert response.status_code == 400 and response.json()["code"] == "Client.Ibap.Proto"
+    assert response.json()["text"] == "Paging is not supported for object reference read operations"

@@ -307,3 +307,12 @@ def test_search_naming_an_unknown_view_is_404(sim):
     assert error_of(sim, "GET", "zone_auth", fqdn="geant.services", view="nowhere").status == 404
     assert call(sim, "GET", "record:a", view="default")[1] == []
     assert call(sim, "GET", "view", name="nowhere")[1] == []  # a search of views themselves: empty
+
+
+def test_paging_on_a_read_by_reference_is_refused(sim):
+    ref = add_a(sim, "a.geant.services", "10.0.0.1")
+    err = error_of(sim, "GET", ref, _paging="1", _return_as_object="1", _max_results="10")
+    assert err.body() == {"Error": "AdmConProtoError: Paging is not supported for object reference read operations",
+                          "code": "Client.Ibap.Proto",
+                          "text": "Paging is not supported for object reference read operations"}
+    assert call(sim, "GET", ref, _return_as_object="1")[1]["result"]["_ref"] == ref

@@ -158,6 +158,9 @@ class Simulator:
         criteria, control = query.parse_search(obj["_type"], args)
         if criteria:
             raise errors.unknown_field(criteria[0].field)
+        if query.flag(control, "_paging"):
+            # infoblox-client#186, Posh-IBWAPI#34
+            raise errors.proto_error("Paging is not supported for object reference read operations")
         return self._wrap(query.render(self.store, obj, query.return_fields(obj["_type"], control)), control)
 
     def _check_search_names(self, objtype, criteria):
