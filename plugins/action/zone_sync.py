@@ -74,7 +74,11 @@ class ActionModule(ActionBase):
             diffs.extend(outcome.diffs)
         result.update(changed=run.changed, zones=zones, report=run.report, holder=holder,
                       decisions=dict((o.zone, o.decisions) for o in run.outcomes if o.decisions is not None),
-                      damping=[line for o in run.outcomes for line in o.damping_lines])
+                      damping=[line for o in run.outcomes for line in o.damping_lines],
+                      status=run.report["status"])
+        adoption = dict((o.zone, o.adoption) for o in run.outcomes if o.adoption is not None)
+        if adoption:
+            result["adoption"] = adoption
         if diffs:
             result["diff"] = diffs
         if run.report_error:

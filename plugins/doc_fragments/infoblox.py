@@ -42,9 +42,15 @@ options:
     description: CA bundle that signed the grid master's certificate.
     type: path
   timeout:
-    description: Seconds to wait for each WAPI call.
+    description: Seconds to wait for each WAPI read.
     type: float
     default: 30
+  write_timeout:
+    description:
+      - Seconds to wait for each WAPI write (a C(request) call may hold hundreds of changes).
+      - A write that times out is not re-sent; the push reads NIOS again and says what applied.
+    type: float
+    default: 120
   retries:
     description:
       - Retries of reads (with exponential backoff) after connection faults, timeouts and 5xx answers.

@@ -15,12 +15,17 @@ version_added: 0.1.0
 short_description: Make the A/AAAA records of a zone in Infoblox NIOS match the desired records
 description:
   - Reads the A and AAAA records of O(zone) in O(view) from Infoblox NIOS through WAPI, plans the
-    creates, deletes and TTL updates that make them match the desired records, and applies them in
-    one atomic multi-object C(request) call. With nothing to change nothing is written.
+    creates, deletes and updates that make them match the desired records, and applies them in
+    one multi-object C(request) call (or a few, see O(max_batch)). With nothing to change nothing is written.
   - Only records the collection owns are changed or deleted. A record is owned when it carries the
     extensible attribute O(owner_ea) with the value O(owner_value); every record this module creates
-    carries it. Unowned records are never touched; an unowned CNAME or host record with a name the
-    collection wants is reported as a conflict and left alone.
+    carries it. Unowned records are never touched unless O(adopt_unowned=true).
+  - "Existing records of a published name (docs/adopting.md): an unowned A/AAAA record or a host record with a
+    healthy address serves it already (nothing is created); an unowned CNAME, host alias, shared-record CNAME,
+    ALIAS record, or an authoritative sub-zone blocks the name (a C(blocked) conflict, nothing created); an
+    unowned A/AAAA record or host address that is not healthy stays served (a C(stale) conflict).
+    Conflicts are warnings, in RV(conflicts) and in RV(status); see O(on_conflict)."
+  - A disabled owned record that is wanted is enabled again.
   - Safety valves refuse a plan that would empty the zone, delete or change more than
     O(max_change_ratio) of the owned records, or leave a name with no address, unless O(force=true)
     (or the matching C(allow_*) option). The failure message lists what would have been done.
@@ -54,9 +59,35 @@ options:
     type: str
     default: geant.consul_dns
   create_owner_ea:
-    description: Define O(owner_ea) in NIOS (type STRING) when it is missing. Otherwise a missing definition fails.
+    description:
+      - Define O(owner_ea) in NIOS (type STRING) when it is missing. Otherwise a missing definition fails,
+        saying what to define.
+      - NIOS lets only superusers define extensible attributes; the sync account normally is not one. Set
+        this once, as a superuser, or have a superuser define the attribute (see docs/permissions.md).
+      - An existing definition is checked either way (type STRING, or ENUM listing O(owner_value); allowed for
+        A and AAAA records), and a wrong one fails saying what is wrong.
     type: bool
-    default: true
+    default: false
+  adopt_unowned:
+    description:
+      - Take over unowned A and AAAA records of the names this zone publishes. One with a healthy address is
+        marked owned (the owner attribute is added, its other attributes kept); one with another address is
+        deleted. Run with C(--check --diff) first to see which.
+      - Off, such records are left alone; one with another address is reported as a C(stale) conflict.
+    type: bool
+    default: false
+  inherit_ttl:
+    description: Records carry no TTL of their own in NIOS and inherit the zone's (C(use_ttl) false).
+    type: bool
+    default: false
+  on_conflict:
+    description:
+      - What a conflict does to the task (a desired record blocked by, or an unhealthy address served by, a
+        record the collection does not own). The rest of the zone is synced either way.
+      - V(warn) reports it (a warning, RV(conflicts), RV(status) V(conflicts)); V(fail) also fails the task.
+    type: str
+    choices: [warn, fail]
+    default: warn
   max_change_ratio:
     description: Largest share (0-1) of owned records one run may delete or change.
     type: float
@@ -79,10 +110,14 @@ options:
     default: false
   max_batch:
     description:
-      - Most operations in one multi-object C(request). Larger plans are sent in chunks, each atomic on
-        its own; creates come first, so a run stopped half-way only adds addresses. The next run completes it.
+      - Most operations in one multi-object C(request). Larger plans are sent in chunks; creates come
+        first, so a run stopped half-way only adds addresses. The next run completes it.
     type: int
-    default: 1000
+    default: 500
+  max_request_bytes:
+    description: Largest JSON body of one C(request); a chunk ends at O(max_batch) operations or this size.
+    type: int
+    default: 131072
   restart_services:
     description: After changes, ask the grid to restart DNS services where needed (C(RESTART_IF_NEEDED)).
     type: bool
@@ -103,9 +138,11 @@ attributes:
     platforms: posix
     description: Usually run on the controller (C(delegate_to) V(localhost)).
 notes:
-  - Fault handling - a read that fails after retries, a 401, or a failed C(request) ends the run with an error
-    and, thanks to the atomic C(request), nothing half-applied within a chunk. The next run re-reads NIOS and
-    re-plans from what is really there.
+  - Fault handling - a read that fails after retries, a 401/403, or a failed C(request) ends the run with an
+    error. After a failed or timed-out write the module reads the planned names again and the message says how
+    many changes NIOS holds, whether or not NIOS rolled the request back (no public source says which it does).
+    The next run re-reads NIOS and re-plans from what is really there.
+  - The NIOS permissions the account needs are listed in docs/permissions.md.
 seealso:
   - module: geant.consul_dns.zone_file
   - plugin: geant.consul_dns.consul_zone
@@ -122,6 +159,23 @@ EXAMPLES = r"""
     zone: geant.services
     records: "{{ lookup('geant.consul_dns.consul_zone', 'geant.services', wantlist=True) }}"
   delegate_to: localhost
+
+- name: Before managing an existing zone, list what the sync would create, take over or find blocked
+  geant.consul_dns.infoblox_zone_sync:
+    server: gm.geant.net
+    username: "{{ infoblox_user }}"
+    password: "{{ infoblox_password }}"
+    zone: geant.services
+    records: "{{ lookup('geant.consul_dns.consul_zone', 'geant.services', wantlist=True) }}"
+    adopt_unowned: true
+  check_mode: true
+  diff: true
+  delegate_to: localhost
+  register: adoption
+
+- name: Show the adoption report
+  ansible.builtin.debug:
+    var: adoption.adoption
 
 - name: Push from a zone file written earlier, allowing a service to disappear
   geant.consul_dns.infoblox_zone_sync:
@@ -150,27 +204,57 @@ plan:
       type: list
       elements: dict
     update:
-      description: Owned records whose TTL changes (with old_ttl and ref).
+      description: Owned records whose TTL changes or that are enabled again (with old_ttl, enable and ref).
+      type: list
+      elements: dict
+    take_over:
+      description: Unowned records with a healthy address marked owned (O(adopt_unowned)).
       type: list
       elements: dict
     delete:
-      description: Owned records to delete (with ref).
+      description: Records to delete (with ref; C(taken_over) true for an unowned one of O(adopt_unowned)).
       type: list
       elements: dict
     skipped:
-      description: Desired records left alone because an unowned record already says the same.
+      description: Desired records left alone because an unowned A/AAAA or host record serves them already.
       type: list
       elements: dict
     conflicts:
-      description: Desired records blocked by an unowned CNAME or host record of the same name.
+      description: As RV(conflicts).
       type: list
       elements: dict
   sample:
     create: [{fqdn: crowd.geant.services, type: A, value: 1.1.1.11, ttl: 300}]
     update: []
+    take_over: []
     delete: []
     skipped: []
     conflicts: []
+conflicts:
+  description:
+    - Records the collection does not own that stand in the way. C(kind) V(blocked) - a desired record that
+      was not created (the C(reason) names what holds the name); V(stale) - an address served by an unowned
+      record that is not a healthy address of the name (C(record) is that address).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{record: {fqdn: cacti.geant.services, type: A, value: 1.1.1.10, ttl: 300}, kind: blocked,
+            reason: "unowned CNAME cacti.geant.services (-> old-cacti.geant.net) holds this name ..."}]
+status:
+  description: V(ok), or V(conflicts) when RV(conflicts) is not empty.
+  returned: always
+  type: str
+  sample: ok
+adoption:
+  description:
+    - The adoption report - every desired record and every record of a published name, with C(action)
+      (V(create), V(take_over), V(delete_taken_over), V(equivalent), V(blocked), V(stale), V(unchanged),
+      V(update), V(delete)) and C(reason).
+  returned: in check mode
+  type: list
+  elements: dict
+  sample: [{fqdn: crowd.geant.services, type: A, value: 1.1.1.10, action: take_over,
+            reason: "unowned record with this address; adopt_unowned marks it owned"}]
 requests:
   description: Number of multi-object C(request) calls sent (0 in check mode or when nothing changed).
   returned: always
@@ -223,13 +307,17 @@ def argument_spec():
         zone_file=dict(type="path"),
         owner_ea=dict(type="str", default="ManagedBy"),
         owner_value=dict(type="str", default="geant.consul_dns"),
-        create_owner_ea=dict(type="bool", default=True),
+        create_owner_ea=dict(type="bool", default=False),
+        adopt_unowned=dict(type="bool", default=False),
+        inherit_ttl=dict(type="bool", default=False),
+        on_conflict=dict(type="str", choices=["warn", "fail"], default="warn"),
         max_change_ratio=dict(type="float", default=0.3),
         min_records_for_ratio=dict(type="int", default=10),
         allow_name_removal=dict(type="bool", default=False),
         allow_empty=dict(type="bool", default=False),
         force=dict(type="bool", default=False),
-        max_batch=dict(type="int", default=1000),
+        max_batch=dict(type="int", default=500),
+        max_request_bytes=dict(type="int", default=131072),
         restart_services=dict(type="bool", default=False),
     )
     return spec
@@ -249,6 +337,8 @@ def main():
         module.fail_json(msg="max_change_ratio must be between 0 and 1, got %s" % p["max_change_ratio"])
     if p["max_batch"] < 1:
         module.fail_json(msg="max_batch must be at least 1")
+    if p["max_request_bytes"] < 1024:
+        module.fail_json(msg="max_request_bytes must be at least 1024")
     try:
         zone = normalize_zone(p["zone"])
         records = desired_records(module, zone)
@@ -257,7 +347,8 @@ def main():
 
     policy = SyncPolicy(owner_ea=p["owner_ea"], owner_value=p["owner_value"], max_change_ratio=p["max_change_ratio"],
                         min_records_for_ratio=p["min_records_for_ratio"], allow_name_removal=p["allow_name_removal"],
-                        allow_empty=p["allow_empty"], force=p["force"])
+                        allow_empty=p["allow_empty"], force=p["force"], adopt_unowned=p["adopt_unowned"],
+                        inherit_ttl=p["inherit_ttl"])
     client = wapi_client_from_params(p)
 
     def calls():
@@ -266,7 +357,7 @@ def main():
     try:
         result = sync_zone(client, zone, p["view"], records, policy, check_mode=module.check_mode,
                            max_batch=p["max_batch"], create_owner_ea=p["create_owner_ea"],
-                           restart_services=p["restart_services"])
+                           restart_services=p["restart_services"], max_bytes=p["max_request_bytes"])
     except PlanRefused as exc:
         module.fail_json(msg=to_native(exc), refused=True, wapi_calls=calls())
     except (SyncError, WapiError) as exc:
@@ -276,13 +367,21 @@ def main():
 
     for warning in result.warnings:
         module.warn(warning)
+    conflicts = result.plan.conflicts
     output = dict(changed=result.changed, counts=result.plan.summary(), plan=result.plan.as_dict(),
+                  conflicts=conflicts, status="conflicts" if conflicts else "ok",
                   requests=result.requests_sent, wapi_calls=calls())
-    if result.plan.conflicts:
-        for conflict in result.plan.conflicts:
-            module.warn("%s: %s" % (conflict["record"]["fqdn"], conflict["reason"]))
+    for conflict in conflicts:
+        module.warn("%s: %s" % (conflict["record"]["fqdn"], conflict["reason"]))
+    if module.check_mode:
+        output["adoption"] = result.plan.adoption_report()
     if module._diff:
         output["diff"] = result.plan.diff(result.owned_current)
+    if conflicts and p["on_conflict"] == "fail":
+        module.fail_json(msg="zone %s: %d conflict(s) with records the collection does not own (the rest of the "
+                             "zone was synced): %s" % (zone, len(conflicts), "; ".join(
+                                 "%s %s %s" % (c["record"]["fqdn"], c["record"]["type"], c["record"]["value"])
+                                 for c in conflicts[:10])), **output)
     module.exit_json(**output)
 
 

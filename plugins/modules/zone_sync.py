@@ -32,6 +32,9 @@ description:
   - Every run writes its report (JSON summary C(consul_dns_report_file), Prometheus metrics
     C(consul_dns_metrics_file)) - also a refused, failed or skipped run; not in check mode.
   - The damping decisions are returned as lines of text in RV(damping); the playbook prints them.
+  - Records in Infoblox that the collection does not own are left alone and reported as conflicts where they
+    stand in the way (RV(status), the report, the C(consul_dns_zone_conflicts) metric; docs/adopting.md).
+    C(consul_dns_infoblox_adopt_unowned) (per zone) takes over unowned A/AAAA records of published names.
 options:
   settings:
     description:
@@ -102,7 +105,28 @@ zones:
       published: 2
       failed_step: null
       zone_file: {path: /var/lib/consul_dns/zones/geant.services.zone, serial: 2026112901, changed: true}
-      push: {created: 1, updated: 0, deleted: 0, unchanged: 1, skipped: 0, conflicts: 0, requests: 1, changed: true}
+      push: {created: 1, updated: 0, deleted: 0, unchanged: 1, skipped: 0, conflicts: 0, conflict_records: [],
+             requests: 1, changed: true}
+      status: ok
+status:
+  description:
+    - The run in one word - V(ok), V(conflicts) (published, but records the collection does not own block a
+      desired record or serve an unhealthy address; the zones' C(push.conflict_records) name them, and with
+      C(consul_dns_infoblox_on_conflict=fail) the task fails), V(failed) or V(skipped).
+  returned: always
+  type: str
+  sample: ok
+adoption:
+  description:
+    - Per zone, the adoption report of the Infoblox push - every desired record and every record of a published
+      name, with C(action) (V(create), V(take_over), V(delete_taken_over), V(equivalent), V(blocked), V(stale),
+      V(unchanged), V(update), V(delete)) and C(reason). See docs/adopting.md.
+  returned: in check mode, with Infoblox configured
+  type: dict
+  sample:
+    geant.services:
+      - {fqdn: crowd.geant.services, type: A, value: 1.1.1.10, action: equivalent,
+         reason: served by an unowned host record}
 decisions:
   description:
     - Per zone, the damping's decisions with their addresses, as M(geant.consul_dns.consul_zone_records) returns

@@ -27,6 +27,7 @@ def infoblox_argument_spec():
         validate_certs=dict(type="bool", default=True),
         ca_path=dict(type="path"),
         timeout=dict(type="float", default=30),
+        write_timeout=dict(type="float", default=120),
         retries=dict(type="int", default=3),
     )
 
@@ -35,4 +36,5 @@ def wapi_client_from_params(params):
     """A :class:`WapiClient` for the connection options in ``params``."""
     return WapiClient(params["server"], params["username"], params["password"],
                       wapi_version=params["wapi_version"], validate_certs=params["validate_certs"],
-                      ca_path=params["ca_path"], timeout=params["timeout"], retries=params["retries"])
+                      ca_path=params["ca_path"], timeout=params["timeout"], retries=params["retries"],
+                      write_timeout=params["write_timeout"])

@@ -19,8 +19,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import re
 import time
 import traceback
+
+try:
+    from html import unescape as html_unescape
+except ImportError:  # Python 2
+    from HTMLParser import HTMLParser
+    html_unescape = HTMLParser().unescape
 
 REQUESTS_IMPORT_ERROR = None
 try:
@@ -32,6 +39,7 @@ except ImportError:
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
 DEFAULT_WAPI_VERSION = "2.12"
+DEFAULT_WRITE_TIMEOUT = 120
 
 
 class WapiError(Exception):
@@ -46,6 +54,10 @@ class WapiError(Exception):
 
 class WapiAuthError(WapiError):
     """401: wrong user name or password (the password itself is never in the message)."""
+
+
+class WapiForbidden(WapiError):
+    """403: the account is known but lacks the permission for this call."""
 
 
 class WapiUnavailable(WapiError):
@@ -65,7 +77,10 @@ def base_url(server, wapi_version=DEFAULT_WAPI_VERSION):
 
 
 def _error_from_response(response, what):
-    """Turn a non-2xx response into a WapiError carrying NIOS's code and text when it sent JSON."""
+    """Turn a non-2xx response into a WapiError carrying NIOS's code and text when it sent JSON.
+
+    NIOS answers some errors (401, 403, a grid that is down) with an HTML page: its text is reduced to
+    one short line (the title, else the first words), never the page."""
     code = text = None
     try:
         body = response.json()
@@ -73,25 +88,57 @@ def _error_from_response(response, what):
             code, text = body.get("code"), body.get("text") or body.get("Error")
     except ValueError:
         body = None
-    detail = text or (response.text or "").strip()[:200] or response.reason
+    detail = text or html_summary(response.text) or response.reason
     message = "WAPI %s failed: HTTP %d%s: %s" % (what, response.status_code, " %s" % code if code else "", detail)
     if response.status_code == 401:
         return WapiAuthError("WAPI %s refused: HTTP 401, the user name or password is wrong or the "
                              "user lacks API access" % what, 401)
+    if response.status_code == 400 and _is_permission_text(text):
+        # NIOS refuses a write the account's object permissions do not allow with a 400 (Client.Ibap.Data.Conflict,
+        # "Write permission for ... is required"), and an EA definition by a non-superuser the same way.
+        return WapiForbidden("WAPI %s refused: the account lacks a NIOS permission (see the collection's "
+                             "docs/permissions.md): %s" % (what, detail), 400, code, text)
+    if response.status_code == 403:
+        return WapiForbidden("WAPI %s refused: HTTP 403, the account lacks the NIOS permission for it (see the "
+                             "collection's docs/permissions.md)%s" % (what, "" if not detail else ": %s" % detail),
+                             403, code, text)
     if response.status_code >= 500:
         return WapiUnavailable(message, response.status_code, code, text)
     return WapiError(message, response.status_code, code, text)
+
+
+def _is_permission_text(text):
+    text = (text or "").lower()
+    return ("permission" in text and "required" in text) or "only superusers" in text
+
+
+def html_summary(text, limit=160):
+    """One line out of an error body that may be an HTML page: its title, else its text, shortened."""
+    text = (text or "").strip()
+    if not text:
+        return ""
+    if "<" in text and ">" in text:
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        heading = re.search(r"<h1[^>]*>(.*?)</h1>", text, re.IGNORECASE | re.DOTALL)
+        found = title or heading
+        text = found.group(1) if found else re.sub(r"<[^>]+>", " ", text)
+        text = html_unescape(text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 class WapiClient(object):
     """Talks to one NIOS grid master."""
 
     def __init__(self, server, username, password, wapi_version=DEFAULT_WAPI_VERSION, validate_certs=True,
-                 ca_path=None, timeout=30, retries=3, backoff=0.5, page_size=1000, sleep=time.sleep):
+                 ca_path=None, timeout=30, retries=3, backoff=0.5, page_size=1000, sleep=time.sleep,
+                 write_timeout=None):
         if REQUESTS_IMPORT_ERROR:
             raise WapiError("the python library 'requests' is required")
         self.url = base_url(server, wapi_version)
         self.timeout = timeout
+        # A write may take NIOS longer than a read (a request of hundreds of changes): its own limit.
+        self.write_timeout = write_timeout or max(timeout, DEFAULT_WRITE_TIMEOUT)
         self.retries = max(0, int(retries))
         self.backoff = backoff
         self.page_size = int(page_size)
@@ -115,7 +162,8 @@ class WapiClient(object):
             try:
                 response = self.session.request(
                     method, self.url + path, params=params,
-                    data=None if body is None else json.dumps(body), timeout=self.timeout, verify=self.verify)
+                    data=None if body is None else json.dumps(body),
+                    timeout=self.write_timeout if write else self.timeout, verify=self.verify)
             except requests.exceptions.ConnectionError as exc:
                 never_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or _is_connect_refused(exc)
                 if attempt <= self.retries and (not write or never_sent):

@@ -101,7 +101,7 @@ def wapi_client(settings):
     return WapiClient(settings["infoblox_server"], settings["infoblox_username"], settings["infoblox_password"],
                       wapi_version=settings["infoblox_wapi_version"],
                       validate_certs=settings["infoblox_validate_certs"], ca_path=settings["infoblox_ca_path"],
-                      timeout=settings["infoblox_timeout"])
+                      timeout=settings["infoblox_timeout"], write_timeout=settings["infoblox_write_timeout"])
 
 
 class ZonePlan(object):
@@ -136,7 +136,8 @@ class ZonePlan(object):
             owner_value=settings["infoblox_owner_value"], max_change_ratio=settings["infoblox_max_change_ratio"],
             min_records_for_ratio=settings["infoblox_min_records_for_ratio"],
             allow_name_removal=settings["infoblox_allow_name_removal"], allow_empty=self.allow_empty,
-            force=settings["force"])
+            force=settings["force"], adopt_unowned=zone["infoblox_adopt_unowned"],
+            inherit_ttl=zone["infoblox_inherit_ttl"])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -233,13 +234,15 @@ class InfobloxPublisher(Publisher):
     def __init__(self, settings, client):
         self.client = client
         self.max_batch = settings["infoblox_max_batch"]
+        self.max_bytes = settings["infoblox_max_request_bytes"]
+        self.create_owner_ea = settings["infoblox_create_owner_ea"]
         self.restart_services = settings["infoblox_restart_services"]
         self.known = {}  # zone -> push.ZoneKnowledge after the last commit
 
     def stage(self, plan, decision, check_mode, names=None):
         known = self.known.get(plan.zone) if names is not None else None
         staged = stage_push(self.client, plan.zone, plan.view, decision.records, plan.policy, check_mode=check_mode,
-                            names=names, known=known)
+                            names=names, known=known, create_owner_ea=self.create_owner_ea)
         return _StagedPush(staged, self)
 
     def close(self):
@@ -254,6 +257,10 @@ class _StagedPush(object):
         conflicts = ["%s: %s" % (c["record"]["fqdn"], c["reason"]) for c in staged.plan.conflicts]
         self.warnings = list(staged.warnings) + conflicts
 
+    def adoption(self):
+        """The adoption report of the names this push read (see plan.Plan.adoption_report)."""
+        return self.staged.plan.adoption_report()
+
     @property
     def scope(self):
         """None when the whole zone was read, else the number of names read."""
@@ -265,7 +272,8 @@ class _StagedPush(object):
     def commit(self):
         zone, known = self.staged.zone, self.publisher.known
         known.pop(zone, None)  # unknown until the commit is through
-        self.staged.commit(max_batch=self.publisher.max_batch, restart_services=self.publisher.restart_services)
+        self.staged.commit(max_batch=self.publisher.max_batch, restart_services=self.publisher.restart_services,
+                           max_bytes=self.publisher.max_bytes)
         known[zone] = self.staged.knowledge()
 
     def discard(self):
@@ -470,6 +478,8 @@ class SyncEngine(object):
                 outcome.diffs = [change.diff() for _step, change in staged if change.changed]
             if check_mode:
                 self._summaries(outcome, staged)
+                outcome.adoption = [entry for step, change in staged if step == "push"
+                                    for entry in change.adoption()] or None
                 outcome.state_written = False
                 return outcome
 
@@ -494,6 +504,8 @@ class SyncEngine(object):
             timer.lap("state")
             if published is not None:
                 self._published[plan.zone] = (session, published)
+            step = "push"
+            self._conflicts_fail(outcome)
         except LockLost:
             raise
         except (ZoneShrinkRefused, PlanRefused) as exc:
@@ -579,6 +591,15 @@ class SyncEngine(object):
         outcome.bootstrap = bootstrap
         outcome.damping_lines = decision.report_lines()
         outcome.next_wakeup = next_wakeup(d, now)
+
+    def _conflicts_fail(self, outcome):
+        """With on_conflict=fail, a zone published with conflicts fails (after publishing the rest)."""
+        conflicts = (outcome.push or {}).get("conflicts") or 0
+        if conflicts and self.settings["infoblox_on_conflict"] == "fail":
+            names = sorted(set(c["fqdn"] for c in outcome.push.get("conflict_records") or []))
+            raise SyncError("%d conflict(s) with records the collection does not own (the rest of the zone is "
+                            "published; consul_dns_infoblox_on_conflict is fail): %s"
+                            % (conflicts, ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")))
 
     @staticmethod
     def _summaries(outcome, staged):

@@ -34,6 +34,8 @@ MODES = ("playbook", "timer", "watch")
 DAMPING_KEYS = ("added", "withdrawn", "pending", "in_grace", "suppressed", "kept")
 CHANGE_ACTIONS = ("created", "updated", "deleted")
 PUSH_KEYS = ("created", "updated", "deleted", "unchanged", "skipped")
+MAX_CONFLICT_RECORDS = 100
+ZONE_STATUSES = ("ok", "conflicts", "refused", "failed")
 RUN_RESULTS = ("success", "failure", "skipped")
 FILE_MODE = 0o644
 DIR_MODE = 0o755
@@ -106,6 +108,7 @@ class ZoneOutcome(object):
         self.diffs = []
         self.record_list = None
         self.next_wakeup = None
+        self.adoption = None  # check mode: the push's adoption report (plan.Plan.adoption_report)
 
     @property
     def ok(self):
@@ -138,7 +141,20 @@ class ZoneOutcome(object):
             out["changes"] = {"created": self.zone_file["added"], "updated": 0, "deleted": self.zone_file["removed"]}
             out["changes_source"] = "zone_file"
         out["changed"] = bool((self.zone_file or {}).get("changed") or (self.push or {}).get("changed"))
+        out["status"] = zone_status(out)
         return out
+
+
+def zone_status(zone):
+    """One word for a zone's entry: failed, refused, conflicts (published, but records the collection does
+    not own stand in the way) or ok."""
+    if zone.get("error") is not None:
+        return "failed"
+    if zone.get("refused") is not None:
+        return "refused"
+    if (zone.get("push") or {}).get("conflicts"):
+        return "conflicts"
+    return "ok"
 
 
 def zone_file_summary(path, serial, previous_serial, changed, records, added, removed):
@@ -147,9 +163,20 @@ def zone_file_summary(path, serial, previous_serial, changed, records, added, re
 
 
 def push_summary(counts, conflicts, requests, changed):
+    """``conflicts``: the plan's conflict entries (``record``, ``kind``, ``reason``), or their number. The
+    first :data:`MAX_CONFLICT_RECORDS` are named in ``conflict_records``: where the zone file and
+    Infoblox differ."""
     out = dict((key, _count((counts or {}).get(key)) or 0) for key in PUSH_KEYS)
     out.update(conflicts=_count(conflicts) or 0, requests=_count(requests) or 0, changed=bool(changed))
+    out["conflict_records"] = [_conflict_record(c) for c in conflicts[:MAX_CONFLICT_RECORDS]
+                               if isinstance(c, dict)] if isinstance(conflicts, (list, tuple)) else []
     return out
+
+
+def _conflict_record(conflict):
+    record = conflict.get("record") or {}
+    return {"fqdn": record.get("fqdn"), "type": record.get("type"), "value": record.get("value"),
+            "kind": conflict.get("kind") or "blocked", "reason": conflict.get("reason")}
 
 
 def zone_outcome(zone, desired=None, zone_file=None, push=None, error=None):
@@ -272,12 +299,24 @@ def build_report(outcomes, started, finished, mode, holder=None, lock=None, erro
         "duration_seconds": round(max(finished - started, 0.0), 3),
         "ok": ok,
         "success": ok and skipped is None,
+        "status": run_status(ok, skipped, zones.values()),
         "skipped": skipped,
         "error": None if error is None else str(error),
         "lock": lock_info,
         "zones": zones,
         "totals": _totals(zones.values()),
     }
+
+
+def run_status(ok, skipped, zones):
+    """skipped, failed (a zone failed or was refused, or the run itself), conflicts, or ok."""
+    if skipped is not None:
+        return "skipped"
+    if not ok:
+        return "failed"
+    if any(zone.get("status") == "conflicts" for zone in zones):
+        return "conflicts"
+    return "ok"
 
 
 def _totals(outcomes):
@@ -453,7 +492,8 @@ def prometheus_text(report, previous_text=None):
                 out.add("zone_%s_addresses" % key, "gauge", help_text, zone[key], zone=zone["zone"])
     for zone in zones:
         if zone["push"] is not None:
-            out.add("zone_conflicts", "gauge", "Desired records blocked by unowned Infoblox records.",
+            out.add("zone_conflicts", "gauge", "Records the collection does not own that block a desired record or "
+                    "serve an unhealthy address of a published name.",
                     zone["push"]["conflicts"], zone=zone["zone"])
     for zone in zones:
         serial = (zone["zone_file"] or {}).get("serial")

@@ -151,7 +151,19 @@ SETTINGS = [
     S("infoblox_wapi_version", "str", "2.12", "WAPI version.", "infoblox"),
     S("infoblox_validate_certs", "bool", True, "Verify the grid master's TLS certificate.", "infoblox"),
     S("infoblox_ca_path", "path", None, "CA bundle for the grid master's certificate.", "infoblox"),
-    S("infoblox_timeout", "float", 30, "Seconds per WAPI call.", "infoblox", minimum=1),
+    S("infoblox_timeout", "float", 30, "Seconds per WAPI read.", "infoblox", minimum=1),
+    S("infoblox_write_timeout", "float", 120, "Seconds per WAPI write (a request of many changes); a write that "
+      "times out is not re-sent, NIOS is read again to report what applied.", "infoblox", minimum=1),
+    S("infoblox_create_owner_ea", "bool", False, "Define the ManagedBy extensible attribute when it is missing "
+      "(only a NIOS superuser may; see docs/permissions.md).", "infoblox"),
+    S("infoblox_adopt_unowned", "bool", False, "Take over unowned A/AAAA records of the names a zone publishes "
+      "(healthy address: marked owned; other: deleted). Per zone; check with --check --diff first.", "infoblox",
+      zone_key="infoblox_adopt_unowned"),
+    S("infoblox_inherit_ttl", "bool", False, "Records in NIOS inherit the zone's TTL instead of carrying their own.",
+      "infoblox", zone_key="infoblox_inherit_ttl"),
+    S("infoblox_on_conflict", "str", "warn", "A record the collection does not own blocks a desired one or serves "
+      "an unhealthy address: warn (report it), or also fail the run (the rest is published).", "infoblox",
+      choices=["warn", "fail"]),
     S("infoblox_owner_value", "str", "geant.consul_dns", "Value of the ManagedBy extensible attribute on the "
       "records this sync owns.", "infoblox"),
     S("infoblox_max_change_ratio", "float", 0.3, "Refuse a push that deletes or changes more than this share of "
@@ -160,7 +172,9 @@ SETTINGS = [
       "infoblox", minimum=0),
     S("infoblox_allow_name_removal", "bool", True, "Allow a push that leaves a name with no address (the damping's "
       "all_failing policy decides instead).", "infoblox"),
-    S("infoblox_max_batch", "int", 1000, "Most operations in one WAPI request.", "infoblox", minimum=1),
+    S("infoblox_max_batch", "int", 500, "Most operations in one WAPI request.", "infoblox", minimum=1),
+    S("infoblox_max_request_bytes", "int", 131072, "Largest JSON body of one WAPI request.", "infoblox",
+      minimum=1024),
     S("infoblox_restart_services", "bool", False, "Restart the grid's DNS service where NIOS says it is needed, "
       "after a change.", "infoblox"),
     # --- Report
