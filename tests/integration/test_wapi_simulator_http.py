@@ -351,3 +351,10 @@ def test_paging_on_a_read_by_reference_is_refused(wapi):
     response = wapi.get(ref, params={"_paging": 1, "_return_as_object": 1, "_max_results": 100})
     assert response.status_code == 400 and response.json()["code"] == "Client.Ibap.Proto"
     assert response.json()["text"] == "Paging is not supported for object reference read operations"
+
+
+def test_restartservicestatus_over_http(wapi):
+    [status] = wapi.get("restartservicestatus").json()
+    assert status["member"] == "infoblox.localdomain" and status["dns_status"] == "YES"
+    assert set(status) == {"_ref", "member", "dns_status", "dhcp_status", "reporting_status"}
+    assert wapi.get(status["_ref"]).json() == status

@@ -316,3 +316,24 @@ def test_paging_on_a_read_by_reference_is_refused(sim):
                           "code": "Client.Ibap.Proto",
                           "text": "Paging is not supported for object reference read operations"}
     assert call(sim, "GET", ref, _return_as_object="1")[1]["result"]["_ref"] == ref
+
+
+# ------------------------------------------------------------------ restartservicestatus
+def test_restartservicestatus_follows_pending_changes_and_restarts(sim):
+    _status, [status] = call(sim, "GET", "restartservicestatus")
+    assert sorted(status) == ["_ref", "dhcp_status", "dns_status", "member", "reporting_status"]
+    assert status["_ref"].startswith("restartservicestatus/") and status["member"] == "infoblox.localdomain"
+    assert status["dns_status"] == "YES"  # the zone created by the fixture is not published yet
+    _status, [grid] = call(sim, "GET", "grid")
+    call(sim, "POST", grid["_ref"], {"restart_option": "RESTART_IF_NEEDED"}, _function="restartservices")
+    assert call(sim, "GET", "restartservicestatus", member="infoblox.localdomain")[1][0]["dns_status"] == "NO"
+    add_a(sim, "a.geant.services", "10.0.0.1")
+    assert call(sim, "GET", status["_ref"])[1]["dns_status"] == "YES"
+    assert call(sim, "GET", "restartservicestatus", member="other")[1] == []
+
+
+@pytest.mark.parametrize("method,body", [("POST", {"member": "x"}), ("PUT", {"dns_status": "NO"}), ("DELETE", None)])
+def test_restartservicestatus_is_read_only(sim, method, body):
+    ref = call(sim, "GET", "restartservicestatus")[1][0]["_ref"]
+    err = error_of(sim, method, "restartservicestatus" if method == "POST" else ref, body)
+    assert (err.status, err.code) == (400, "Client.Ibap.Proto")

@@ -17,6 +17,7 @@ from .store import Store
 
 MAX_CURSORS = 1000
 DEFAULT_VERSION = "2.12"
+GRID_MEMBER = "infoblox.localdomain"  # NIOS's default member host name
 RESTART_OPTIONS = ("RESTART_IF_NEEDED", "FORCE_RESTART")
 RESTART_SERVICES = ("ALL", "DNS", "DHCP", "DHCPV4", "DHCPV6")
 RESTART_MODES = ("GROUPED", "SEQUENTIAL", "SIMULTANEOUS")
@@ -49,6 +50,7 @@ class Simulator:
             self.restart_needed = False
             self.store.insert({"_type": "view", "name": "default", "is_default": True, "extattrs": {}})
             self.store.insert({"_type": "grid", "name": "Infoblox"})
+            self._ensure_restart_status()
             for name in self._seed_eas:
                 self.define_ea(name)
         self.log.clear()
@@ -64,6 +66,7 @@ class Simulator:
     def objects(self, objtype):
         """All objects of a type as WAPI would render them with every readable field."""
         with self.lock:
+            self._update_restart_status()
             fields = [f for f, s in objtypes.schema(objtype).items() if s.has("r")]
             return [query.render(self.store, o, fields) for o in self.store.of_type(objtype)]
 
@@ -83,6 +86,21 @@ class Simulator:
             self.store.load(data["store"])
             self.restarts = data.get("restarts", [])
             self.restart_needed = data.get("restart_needed", False)
+            self._ensure_restart_status()
+
+    def _ensure_restart_status(self):
+        if not list(self.store.of_type("restartservicestatus")):
+            self.store.insert({"_type": "restartservicestatus", "member": GRID_MEMBER})
+        self._update_restart_status()
+
+    def _update_restart_status(self):
+        """restartservicestatus of the one member: DNS "YES" while a restart is needed (changes not
+        yet published), "NO" after a restart; DHCP and reporting are not simulated: "NO".
+        [unverified] mapping of the documented enum values to the simulator's state."""
+        for status in self.store.of_type("restartservicestatus"):
+            status["dns_status"] = "YES" if self.restart_needed else "NO"
+            status["dhcp_status"] = "NO"
+            status["reporting_status"] = "NO"
 
     def _changed(self, objtype):
         if objtypes.is_record(objtype) or objtype == "zone_auth":
@@ -112,6 +130,8 @@ class Simulator:
         if method == "GET" and "_schema" in args:
             return 200, self.get_schema(objtype, args), False
         objtypes.schema(objtype)  # unknown type -> 400
+        if objtype == "restartservicestatus":
+            self._update_restart_status()  # computed when read
         control = {k: v[-1] for k, v in args.items() if k.startswith("_")}
         if method == "GET":
             payload = self.get_ref(target, args) if rest else self.get_objects(objtype, args)
@@ -186,7 +206,7 @@ class Simulator:
         exact = {c.field: c.value for c in criteria if c.exact}
         name = exact.get(objtypes.name_field(objtype))
         if name is not None:
-            if objtype in ("view", "extensibleattributedef", "grid"):
+            if not objtypes.has_view(objtype):
                 return self.store.by_name(objtype, "", name)
             views = [exact["view"]] if "view" in exact else [v["name"] for v in self.store.of_type("view")]
             return [o for view in views for o in self.store.by_name(objtype, view, name)]
@@ -311,7 +331,7 @@ class Simulator:
         for key in args:
             if key.startswith("_") and key not in query.CONTROL_ARGS:
                 raise errors.unknown_field(key)
-        if kind == "grid" or (kind == "view" and obj.get("is_default")):
+        if kind not in objtypes.CREATABLE or (kind == "view" and obj.get("is_default")):
             raise errors.proto_error("Object %s cannot be deleted" % ref)
         if kind == "view" and any(z["view"] == obj["name"] for z in self.store.of_type("zone_auth")):
             raise errors.conflict("The view %s still contains zones." % obj["name"])
@@ -368,7 +388,7 @@ class Simulator:
             self._check_host_vs_a(obj, exclude_id)
 
     def _same_name(self, kind, obj, exclude_id):
-        view = obj.get("view", "") if kind not in ("view", "extensibleattributedef") else ""
+        view = obj.get("view", "") if objtypes.has_view(kind) else ""
         name = obj.get(objtypes.name_field(obj["_type"]))
         return [o for o in self.store.by_name(kind, view, name) if o["_id"] != exclude_id]
 

@@ -13,6 +13,8 @@ import re
 from . import errors
 
 DNS_RECORD_TYPES = ("record:a", "record:aaaa", "record:cname", "record:txt", "record:srv", "record:host")
+RESTART_STATUS = ("CONFIG_ERROR", "DISABLED", "NO", "NO_PERMISSION", "NO_REQUEST", "OFFLINE", "REQUESTING",
+                  "RESTART_PENDING", "YES")
 NAME_RE = re.compile(r"^[a-z0-9_*]([a-z0-9_\-*]*[a-z0-9_*])?$")
 
 
@@ -233,6 +235,14 @@ SCHEMAS = {
     "grid": {
         "name": Field(norm_string, "rus", default="Infoblox"),
     },
+    # One per grid member (the simulated grid has one); read-only. Field names and enum values:
+    # wapidoc restartservicestatus as mirrored by the BAMCIS InfobloxGrid SDK. Values: engine.py.
+    "restartservicestatus": {
+        "member": Field(norm_string, "rsb", search="="),
+        "dns_status": Field(_enum(*RESTART_STATUS), "rb"),
+        "dhcp_status": Field(_enum(*RESTART_STATUS), "rb"),
+        "reporting_status": Field(_enum(*RESTART_STATUS), "rb"),
+    },
 }
 
 # Fields that identify a record: two records with equal identity conflict.
@@ -254,16 +264,18 @@ REF_SUFFIX = {
     "view": ("name", "is_default"),
     "extensibleattributedef": ("name",),
     "grid": ("name",),
+    "restartservicestatus": ("member",),
 }
 # Internal key prefix that the base64 opaque part decodes to (mimics NIOS, e.g. dns.bind_a$...).
 OPAQUE_PREFIX = {
     "record:a": "dns.bind_a", "record:aaaa": "dns.bind_aaaa", "record:cname": "dns.bind_cname",
     "record:txt": "dns.bind_txt", "record:srv": "dns.bind_srv", "record:host": "dns.host",
     "zone_auth": "dns.zone", "view": "dns.view", "extensibleattributedef": "extensible_attributes_def",
-    "grid": "one.cluster",
+    "grid": "one.cluster", "restartservicestatus": "one.member_restart_status",
 }
 # Types a client may create/delete (grid and the default view are fixed).
-CREATABLE = set(SCHEMAS) - {"grid"}
+CREATABLE = set(SCHEMAS) - {"grid", "restartservicestatus"}
+NAME_FIELDS = {"zone_auth": "fqdn", "restartservicestatus": "member"}
 
 
 def schema(objtype):
@@ -278,7 +290,12 @@ def is_record(objtype):
 
 
 def name_field(objtype):
-    return "fqdn" if objtype == "zone_auth" else "name"
+    return NAME_FIELDS.get(objtype, "name")
+
+
+def has_view(objtype):
+    """Objects of the type live in a DNS view (records, zones), as opposed to global ones."""
+    return "view" in SCHEMAS[objtype]
 
 
 def basic_fields(objtype):
