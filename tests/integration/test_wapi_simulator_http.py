@@ -358,3 +358,14 @@ def test_restartservicestatus_over_http(wapi):
     assert status["member"] == "infoblox.localdomain" and status["dns_status"] == "YES"
     assert set(status) == {"_ref", "member", "dns_status", "dhcp_status", "reporting_status"}
     assert wapi.get(status["_ref"]).json() == status
+
+
+def test_host_alias_conflicts_like_a_cname(wapi):
+    host = wapi.post("record:host", json={"name": "h.geant.services", "ipv4addrs": [{"ipv4addr": "10.0.0.1"}],
+                                          "aliases": ["www.geant.services"]})
+    assert host.status_code == 201, host.text
+    a = wapi.post("record:a", json={"name": "www.geant.services", "ipv4addr": "10.0.0.2"})
+    assert a.status_code == 400 and a.json()["code"] == "Client.Ibap.Data.Conflict"
+    add_a(wapi, "api.geant.services", "10.0.0.3")
+    put = wapi.put(host.json(), json={"aliases": ["api.geant.services"]})
+    assert put.status_code == 400 and put.json()["code"] == "Client.Ibap.Data.Conflict"

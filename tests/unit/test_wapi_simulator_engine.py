@@ -337,3 +337,53 @@ def test_restartservicestatus_is_read_only(sim, method, body):
     ref = call(sim, "GET", "restartservicestatus")[1][0]["_ref"]
     err = error_of(sim, method, "restartservicestatus" if method == "POST" else ref, body)
     assert (err.status, err.code) == (400, "Client.Ibap.Proto")
+
+
+# ------------------------------------------------------------------ host aliases are CNAMEs
+def add_host(sim, name, ip, **fields):
+    return call(sim, "POST", "record:host", dict(fields, name=name, ipv4addrs=[{"ipv4addr": ip}]))[1]
+
+
+@pytest.mark.parametrize("kind,fields", [
+    ("record:a", {"ipv4addr": "10.0.0.9"}),
+    ("record:aaaa", {"ipv6addr": "2001:db8::9"}),
+    ("record:cname", {"canonical": "t.geant.services"}),
+    ("record:host", {"ipv4addrs": [{"ipv4addr": "10.0.0.9"}]}),
+    ("record:txt", {"text": "x"}),
+])
+def test_a_record_named_like_a_host_alias_conflicts(sim, kind, fields):
+    add_host(sim, "h.geant.services", "10.0.0.1", aliases=["Www.geant.services."])
+    err = error_of(sim, "POST", kind, dict(fields, name="www.geant.services"))
+    assert (err.status, err.code) == (400, "Client.Ibap.Data.Conflict")
+    call(sim, "POST", kind, dict(fields, name="other.geant.services"))
+
+
+@pytest.mark.parametrize("kind,fields", [
+    ("record:a", {"ipv4addr": "10.0.0.9"}),
+    ("record:cname", {"canonical": "t.geant.services"}),
+    ("record:host", {"ipv4addrs": [{"ipv4addr": "10.0.0.9"}]}),
+])
+def test_a_host_alias_named_like_an_existing_record_conflicts(sim, kind, fields):
+    call(sim, "POST", kind, dict(fields, name="www.geant.services"))
+    err = error_of(sim, "POST", "record:host", {"name": "h.geant.services", "ipv4addrs": [{"ipv4addr": "10.0.0.1"}],
+                                                "aliases": ["www.geant.services"]})
+    assert err.code == "Client.Ibap.Data.Conflict"
+    ref = add_host(sim, "h.geant.services", "10.0.0.1")
+    assert error_of(sim, "PUT", ref, {"aliases": ["www.geant.services"]}).code == "Client.Ibap.Data.Conflict"
+
+
+def test_host_alias_rules_between_hosts_and_on_updates(sim):
+    ref = add_host(sim, "h.geant.services", "10.0.0.1", aliases=["www.geant.services"])
+    # the same alias on another host, the host's own name, a duplicate, an alias outside any zone
+    for aliases in (["h.geant.services"], ["x.geant.services", "x.geant.services"]):
+        assert error_of(sim, "PUT", ref, {"aliases": aliases}).code == "Client.Ibap.Data.Conflict"
+    err = error_of(sim, "POST", "record:host", {"name": "g.geant.services", "ipv4addrs": [{"ipv4addr": "10.0.0.2"}],
+                                                "aliases": ["www.geant.services"]})
+    assert err.code == "Client.Ibap.Data.Conflict"
+    assert error_of(sim, "PUT", ref, {"aliases": ["www.example.org"]}).text == "A parent was not found."
+    # re-sending its own aliases, moving an alias away, then the name is free
+    call(sim, "PUT", ref, {"aliases": ["www.geant.services"], "comment": "same aliases"})
+    call(sim, "PUT", ref, {"aliases": ["web.geant.services"]})
+    add_a(sim, "www.geant.services", "10.0.0.5")
+    # not served in DNS: no CNAMEs, no conflict
+    add_host(sim, "n.geant.services", "10.0.0.3", aliases=["www.geant.services"], configure_for_dns=False)

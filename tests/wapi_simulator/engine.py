@@ -403,16 +403,36 @@ class Simulator:
                 raise errors.already_exists(name)
 
     def _check_cname_rules(self, obj, exclude_id):
-        """A CNAME cannot share its name with any other record, and vice versa."""
-        kind = obj["_type"]
+        """A CNAME cannot share its name with any other record, and vice versa. Host aliases are
+        served as CNAMEs (NIOS admin guide, about host records), so each alias counts as one."""
+        kind, view, name = obj["_type"], obj["view"], obj["name"]
         if kind == "record:cname":
-            for other_kind in objtypes.DNS_RECORD_TYPES:
-                if other_kind != kind and self._same_name(other_kind, obj, exclude_id):
+            if self._records_at(view, name, exclude_id, skip="record:cname") or self._aliases_at(view, name, exclude_id):
+                raise errors.conflict(
+                    "The name '%s' is already used by a record of another type; "
+                    "a CNAME record cannot be added." % name)
+        elif self._same_name("record:cname", obj, exclude_id) or self._aliases_at(view, name, exclude_id):
+            raise errors.conflict("A CNAME record with the name '%s' already exists." % name)
+        if kind == "record:host" and obj.get("configure_for_dns", True):
+            seen = set()
+            for alias in obj.get("aliases") or []:
+                if self.store.zone_of(view, alias) is None:
+                    raise errors.parent_not_found()
+                if alias == name or alias in seen or self._records_at(view, alias, exclude_id) \
+                        or self._aliases_at(view, alias, exclude_id):
                     raise errors.conflict(
-                        "The name '%s' is already used by a record of another type; "
-                        "a CNAME record cannot be added." % obj["name"])
-        elif self._same_name("record:cname", obj, exclude_id):
-            raise errors.conflict("A CNAME record with the name '%s' already exists." % obj["name"])
+                        "The name '%s' is already used by another record; "
+                        "the alias (a CNAME record) cannot be added." % alias)
+                seen.add(alias)
+
+    def _records_at(self, view, name, exclude_id, skip=None):
+        """DNS records of any type (but ``skip``) named ``name`` in ``view``."""
+        return [o for kind in objtypes.DNS_RECORD_TYPES if kind != skip
+                for o in self.store.by_name(kind, view, name) if o["_id"] != exclude_id]
+
+    def _aliases_at(self, view, name, exclude_id):
+        """Host records (other than ``exclude_id``) with ``name`` among their aliases."""
+        return [o for o in self.store.by_alias(view, name) if o["_id"] != exclude_id]
 
     def _check_host_vs_a(self, obj, exclude_id):
         """A host record and an A/AAAA record with the same name and address conflict."""

@@ -65,6 +65,12 @@ def norm_zone_fqdn(field, value):
     return norm_dns_name(field, value)
 
 
+def norm_dns_names(field, value):
+    if not isinstance(value, list):
+        raise errors.invalid_value(field, value, "expected a list")
+    return [norm_dns_name(field, item) for item in value]
+
+
 def norm_ipv4(field, value):
     try:
         return str(ipaddress.IPv4Address(value))
@@ -190,7 +196,8 @@ SCHEMAS = {
         # search-only helpers: any of the host's addresses
         ipv4addr=Field(norm_ipv4, "s"), ipv6addr=Field(norm_ipv6, "s"),
         configure_for_dns=Field(norm_bool, "rwu", default=True),
-        aliases=Field(norm_list, "rwu", default=[]),
+        # served as CNAMEs: the CNAME rules apply to each alias (engine._check_cname_rules)
+        aliases=Field(norm_dns_names, "rwu", default=[], wtype="string", array=True),
         mac=Field(norm_string, "s"),
         network_view=Field(norm_string, "rws", default="default"),
         device_description=Field(norm_string, "rwus"), device_location=Field(norm_string, "rwus"),

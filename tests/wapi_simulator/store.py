@@ -2,8 +2,9 @@
 
 Objects are plain dicts of WAPI field values plus three private keys: ``_id`` (serial),
 ``_type`` and ``_opaque`` (the base64 part of the ref, stable for the object's lifetime).
-Indexes: by type, by (type, view, name), by (type, address), by opaque ref part, and the
-set of authoritative zones per view (to find a record's parent zone in O(labels)).
+Indexes: by type, by (type, view, name), by (type, address), by opaque ref part, host aliases
+by (view, alias), and the set of authoritative zones per view (to find a record's parent zone in
+O(labels)).
 """
 import base64
 import copy
@@ -24,6 +25,13 @@ def _addresses(obj):
     return []
 
 
+def _aliases(obj):
+    """Names a host record serves as CNAMEs (its aliases, when it is configured for DNS)."""
+    if obj["_type"] != "record:host" or not obj.get("configure_for_dns", True):
+        return []
+    return list(obj.get("aliases") or [])
+
+
 class Store:
     def __init__(self):
         self.serial = 0
@@ -31,6 +39,7 @@ class Store:
         self._by_type = defaultdict(dict)
         self._by_name = defaultdict(dict)   # (type, view, name) -> {id: None} (ordered set)
         self._by_addr = defaultdict(dict)   # (type, addr) -> {id: None}
+        self._by_alias = defaultdict(dict)  # (view, host alias) -> {host id: None}
         self._by_opaque = {}
         self._zones = defaultdict(set)      # view -> {fqdn}
         self._journal = None
@@ -54,6 +63,10 @@ class Store:
 
     def by_addr(self, objtype, addr):
         return [self._objs[i] for i in self._by_addr.get((objtype, addr), ())]
+
+    def by_alias(self, view, name):
+        """Host records in ``view`` that have ``name`` among their aliases."""
+        return [self._objs[i] for i in self._by_alias.get((view, name), ())]
 
     def zone_of(self, view, name):
         """Deepest authoritative zone in ``view`` containing ``name`` (or None)."""
@@ -129,6 +142,8 @@ class Store:
         self._by_name[(kind, view, name)][obj["_id"]] = None
         for addr in _addresses(obj):
             self._by_addr[(kind, addr)][obj["_id"]] = None
+        for alias in _aliases(obj):
+            self._by_alias[(view, alias)][obj["_id"]] = None
         self._by_opaque[obj["_opaque"]] = obj["_id"]
         if kind == "zone_auth":
             self._zones[view].add(name)
@@ -140,6 +155,8 @@ class Store:
         self._discard(self._by_name, (kind, view, name), obj["_id"])
         for addr in _addresses(obj):
             self._discard(self._by_addr, (kind, addr), obj["_id"])
+        for alias in _aliases(obj):
+            self._discard(self._by_alias, (view, alias), obj["_id"])
         del self._by_opaque[obj["_opaque"]]
         if kind == "zone_auth":
             self._zones[view].discard(name)
