@@ -369,3 +369,17 @@ def test_host_alias_conflicts_like_a_cname(wapi):
     add_a(wapi, "api.geant.services", "10.0.0.3")
     put = wapi.put(host.json(), json={"aliases": ["api.geant.services"]})
     assert put.status_code == 400 and put.json()["code"] == "Client.Ibap.Data.Conflict"
+
+
+def test_alias_and_shared_records_over_http(wapi):
+    alias = wapi.post("record:alias", json={"name": "geant.services", "target_name": "lb.example.org",
+                                            "target_type": "AAAA"})
+    assert alias.status_code == 201, alias.text
+    assert wapi.get("record:alias", params={"target_type": "AAAA"}).json()[0]["_ref"] == alias.json()
+    group = wapi.post("sharedrecordgroup", json={"name": "common", "zone_associations": ["geant.services"]})
+    assert group.status_code == 201, group.text
+    shared = wapi.post("sharedrecord:cname", json={"name": "www", "canonical": "web.example.org",
+                                                   "shared_record_group": "common"})
+    assert shared.status_code == 201, shared.text
+    a = wapi.post("record:a", json={"name": "www.geant.services", "ipv4addr": "10.0.0.1"})
+    assert a.status_code == 400 and a.json()["code"] == "Client.Ibap.Data.Conflict"

@@ -387,3 +387,76 @@ def test_host_alias_rules_between_hosts_and_on_updates(sim):
     add_a(sim, "www.geant.services", "10.0.0.5")
     # not served in DNS: no CNAMEs, no conflict
     add_host(sim, "n.geant.services", "10.0.0.3", aliases=["www.geant.services"], configure_for_dns=False)
+
+
+# ------------------------------------------------------------------ record:alias
+def test_alias_record_fields_and_rules(sim):
+    ref = call(sim, "POST", "record:alias", {"name": "geant.services", "target_name": "Lb.Example.org.",
+                                             "target_type": "A", "ttl": 60})[1]
+    assert ref.startswith("record:alias/") and ref.endswith(":geant.services/default")
+    _status, [basic] = call(sim, "GET", "record:alias", name="geant.services")
+    assert sorted(basic) == ["_ref", "name", "target_name", "target_type", "view"]
+    assert basic["target_name"] == "lb.example.org"
+    _status, full = call(sim, "GET", ref, _return_fields="ttl,use_ttl,disable,zone,dns_target_name,creator")
+    assert (full["ttl"], full["use_ttl"], full["disable"], full["zone"]) == (60, True, False, "geant.services")
+    assert error_of(sim, "POST", "record:alias", {"name": "x.geant.services", "target_name": "t.example.org",
+                                                  "target_type": "CNAME"}).code == "Client.Ibap.Proto"
+    assert error_of(sim, "POST", "record:alias", {"name": "x.example.org", "target_name": "t.example.org",
+                                                  "target_type": "A"}).text == "A parent was not found."
+    dup = {"name": "geant.services", "target_name": "lb.example.org", "target_type": "A"}
+    assert error_of(sim, "POST", "record:alias", dup).code == "Client.Ibap.Data.Conflict"
+    call(sim, "POST", "record:alias", dict(dup, target_type="AAAA"))  # another target type: fine
+    # an ALIAS is "another record" for the CNAME rule
+    err = error_of(sim, "POST", "record:cname", {"name": "geant.services", "canonical": "x.example.org"})
+    assert err.code == "Client.Ibap.Data.Conflict"
+    assert [r["target_type"] for r in call(sim, "GET", "record:alias", zone="geant.services")[1]] == ["A", "AAAA"]
+
+
+# ------------------------------------------------------------------ shared records
+def shared_setup(sim):
+    call(sim, "POST", "zone_auth", {"fqdn": "geant.org"})
+    group = call(sim, "POST", "sharedrecordgroup", {"name": "common", "zone_associations": ["geant.services"]})[1]
+    cname = call(sim, "POST", "sharedrecord:cname", {"name": "www", "canonical": "web.example.org",
+                                                     "shared_record_group": "common"})[1]
+    return group, cname
+
+
+def test_shared_cname_appears_in_every_associated_zone(sim):
+    group, cname = shared_setup(sim)
+    assert call(sim, "GET", group, _return_fields="name,zone_associations")[1]["zone_associations"] == ["geant.services"]
+    assert sorted(call(sim, "GET", cname)[1]) == ["_ref", "canonical", "name", "shared_record_group"]
+    # www.geant.services is a CNAME now: an A there conflicts, in another zone it does not
+    assert error_of(sim, "POST", "record:a", {"name": "www.geant.services", "ipv4addr": "10.0.0.1"}).code == \
+        "Client.Ibap.Data.Conflict"
+    add_a(sim, "www.geant.org", "10.0.0.1")
+    # associating geant.org too puts www.geant.org under the CNAME rule: refused
+    err = error_of(sim, "PUT", group, {"zone_associations": ["geant.services", {"fqdn": "geant.org", "view": "default"}]})
+    assert err.code == "Client.Ibap.Data.Conflict"
+    # a second shared CNAME of the same name in the group, a shared CNAME over an existing A
+    dup = {"name": "www", "canonical": "x.example.org", "shared_record_group": "common"}
+    assert error_of(sim, "POST", "sharedrecord:cname", dup).code == "Client.Ibap.Data.Conflict"
+    add_a(sim, "api.geant.services", "10.0.0.2")
+    err = error_of(sim, "POST", "sharedrecord:cname", dict(dup, name="api"))
+    assert err.code == "Client.Ibap.Data.Conflict"
+    # host alias and CNAME at the shared name
+    err = error_of(sim, "POST", "record:host", {"name": "h.geant.services", "ipv4addrs": [{"ipv4addr": "10.0.0.3"}],
+                                                "aliases": ["www.geant.services"]})
+    assert err.code == "Client.Ibap.Data.Conflict"
+    assert error_of(sim, "POST", "record:cname", {"name": "www.geant.services", "canonical": "y.org"}).code == \
+        "Client.Ibap.Data.Conflict"
+
+
+def test_shared_record_group_rules(sim):
+    group, cname = shared_setup(sim)
+    assert error_of(sim, "POST", "sharedrecord:cname", {"name": "a", "canonical": "b.org",
+                                                        "shared_record_group": "nope"}).status == 404
+    assert error_of(sim, "POST", "sharedrecordgroup", {"name": "g2", "zone_associations": ["nowhere.org"]}).status == 404
+    # renaming the group keeps its records; deleting a zone drops the association
+    new_ref = call(sim, "PUT", group, {"name": "renamed"})[1]
+    assert call(sim, "GET", "sharedrecord:cname")[1][0]["shared_record_group"] == "renamed"
+    _status, [zone] = call(sim, "GET", "zone_auth", fqdn="geant.services")
+    call(sim, "DELETE", zone["_ref"])
+    assert call(sim, "GET", new_ref, _return_fields="zone_associations")[1]["zone_associations"] == []
+    # deleting the group deletes its records
+    call(sim, "DELETE", new_ref)
+    assert call(sim, "GET", "sharedrecord:cname")[1] == []

@@ -103,7 +103,7 @@ class Simulator:
             status["reporting_status"] = "NO"
 
     def _changed(self, objtype):
-        if objtypes.is_record(objtype) or objtype == "zone_auth":
+        if objtypes.is_record(objtype) or objtype == "zone_auth" or objtype in objtypes.SHARED_TYPES:
             self.restart_needed = True
 
     # ================================================================ entry point
@@ -282,7 +282,7 @@ class Simulator:
             obj["use_ttl"] = True  # writing a value switches its use flag on (see docs)
         obj.pop("restart_if_needed", None)
         self._validate(obj, exclude_id=None)
-        if objtypes.is_record(objtype):
+        if "creation_time" in schema:
             obj["creation_time"] = int(time.time())
         self.store.insert(obj)
         self._changed(objtype)
@@ -301,8 +301,16 @@ class Simulator:
         new.pop("restart_if_needed", None)
         self._validate(new, exclude_id=old["_id"])
         self.store.replace(old["_id"], new)
+        if new["_type"] == "sharedrecordgroup" and new["name"] != old["name"]:
+            self._move_shared_records(old["name"], new["name"])
         self._changed(new["_type"])
         return self._write_result(new, control)
+
+    def _move_shared_records(self, old_group, new_group):
+        """A renamed shared record group keeps its records (they name the group)."""
+        for rec in list(self.store.of_type("sharedrecord:cname")):
+            if rec["shared_record_group"] == old_group:
+                self.store.replace(rec["_id"], dict(rec, shared_record_group=new_group))
 
     def _apply_update(self, obj, field, value):
         """PUT replaces whole fields; ``extattrs+``/``extattrs-`` merge into / remove from extattrs."""
@@ -337,6 +345,10 @@ class Simulator:
             raise errors.conflict("The view %s still contains zones." % obj["name"])
         if kind == "zone_auth":
             self._delete_zone_contents(obj)
+        if kind == "sharedrecordgroup":
+            for rec in list(self.store.of_type("sharedrecord:cname")):
+                if rec["shared_record_group"] == obj["name"]:
+                    self.store.remove(rec["_id"])
         result = query.make_ref(obj)
         self.store.remove(obj["_id"])
         self._changed(kind)
@@ -348,6 +360,11 @@ class Simulator:
             for rec in list(self.store.of_type(kind)):
                 if rec["view"] == zone["view"] and self.store.zone_of(rec["view"], rec["name"]) == zone["fqdn"]:
                     self.store.remove(rec["_id"])
+        gone = {"fqdn": zone["fqdn"], "view": zone["view"]}
+        for group in list(self.store.of_type("sharedrecordgroup")):
+            if gone in group["zone_associations"]:
+                kept = [z for z in group["zone_associations"] if z != gone]
+                self.store.replace(group["_id"], dict(group, zone_associations=kept))
 
     def _write_control(self, objtype, args):
         control = {}
@@ -386,6 +403,10 @@ class Simulator:
         if objtypes.is_record(kind):
             self._check_cname_rules(obj, exclude_id)
             self._check_host_vs_a(obj, exclude_id)
+        if kind == "sharedrecord:cname":
+            self._check_shared_cname(obj, exclude_id)
+        if kind == "sharedrecordgroup":
+            self._check_shared_group(obj, exclude_id)
 
     def _same_name(self, kind, obj, exclude_id):
         view = obj.get("view", "") if objtypes.has_view(kind) else ""
@@ -413,17 +434,61 @@ class Simulator:
                     "a CNAME record cannot be added." % name)
         elif self._same_name("record:cname", obj, exclude_id) or self._aliases_at(view, name, exclude_id):
             raise errors.conflict("A CNAME record with the name '%s' already exists." % name)
+        if self._shared_cnames_at(view, name):
+            raise errors.conflict("A shared CNAME record with the name '%s' already exists." % name)
         if kind == "record:host" and obj.get("configure_for_dns", True):
             seen = set()
             for alias in obj.get("aliases") or []:
                 if self.store.zone_of(view, alias) is None:
                     raise errors.parent_not_found()
                 if alias == name or alias in seen or self._records_at(view, alias, exclude_id) \
-                        or self._aliases_at(view, alias, exclude_id):
+                        or self._aliases_at(view, alias, exclude_id) or self._shared_cnames_at(view, alias):
                     raise errors.conflict(
                         "The name '%s' is already used by another record; "
                         "the alias (a CNAME record) cannot be added." % alias)
                 seen.add(alias)
+
+    def _shared_cnames_at(self, view, name, exclude_id=None, exclude_group=None):
+        """Shared CNAMEs that appear as ``name`` in ``view``: ``<record name>.<zone>`` for every zone
+        associated with the record's group."""
+        found = []
+        for rec in self.store.of_type("sharedrecord:cname"):
+            if rec["_id"] == exclude_id or rec["shared_record_group"] == exclude_group:
+                continue
+            for group in self.store.by_name("sharedrecordgroup", "", rec["shared_record_group"]):
+                if any(z["view"] == view and "%s.%s" % (rec["name"], z["fqdn"]) == name
+                       for z in group["zone_associations"]):
+                    found.append(rec)
+        return found
+
+    def _check_shared_cname(self, obj, exclude_id):
+        """A shared CNAME is a CNAME in each associated zone: same rules as a CNAME there."""
+        groups = self.store.by_name("sharedrecordgroup", "", obj["shared_record_group"])
+        if not groups:
+            raise errors.not_found("Shared record group %s not found" % obj["shared_record_group"])
+        for zone in groups[0]["zone_associations"]:
+            self._check_shared_name(obj["name"], zone, exclude_id=exclude_id)
+
+    def _check_shared_group(self, group, exclude_id):
+        """Zones must exist; the group's CNAMEs must be free in each newly associated zone."""
+        old = self.store.get(exclude_id) if exclude_id is not None else None
+        for zone in group["zone_associations"]:
+            if not self.store.has_zone(zone["view"], zone["fqdn"]):
+                raise errors.not_found("Zone %s not found in view %s" % (zone["fqdn"], zone["view"]))
+            if old is not None and zone in old["zone_associations"] and old["name"] == group["name"]:
+                continue
+            for rec in self.store.of_type("sharedrecord:cname"):
+                if old is not None and rec["shared_record_group"] == old["name"]:
+                    self._check_shared_name(rec["name"], zone, exclude_group=old["name"])
+
+    def _check_shared_name(self, name, zone, exclude_id=None, exclude_group=None):
+        full = "%s.%s" % (name, zone["fqdn"])
+        view = zone["view"]
+        if self._records_at(view, full, None) or self._aliases_at(view, full, None) or \
+                self._shared_cnames_at(view, full, exclude_id=exclude_id, exclude_group=exclude_group):
+            raise errors.conflict(
+                "The name '%s' is already used by another record; the shared CNAME record cannot be "
+                "added." % full)
 
     def _records_at(self, view, name, exclude_id, skip=None):
         """DNS records of any type (but ``skip``) named ``name`` in ``view``."""

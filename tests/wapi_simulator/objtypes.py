@@ -12,7 +12,10 @@ import re
 
 from . import errors
 
-DNS_RECORD_TYPES = ("record:a", "record:aaaa", "record:cname", "record:txt", "record:srv", "record:host")
+DNS_RECORD_TYPES = ("record:a", "record:aaaa", "record:cname", "record:txt", "record:srv", "record:host",
+                    "record:alias")
+SHARED_TYPES = ("sharedrecordgroup", "sharedrecord:cname")
+ALIAS_TARGET_TYPES = ("A", "AAAA", "MX", "NAPTR", "PTR", "SPF", "SRV", "TXT")
 RESTART_STATUS = ("CONFIG_ERROR", "DISABLED", "NO", "NO_PERMISSION", "NO_REQUEST", "OFFLINE", "REQUESTING",
                   "RESTART_PENDING", "YES")
 NAME_RE = re.compile(r"^[a-z0-9_*]([a-z0-9_\-*]*[a-z0-9_*])?$")
@@ -69,6 +72,24 @@ def norm_dns_names(field, value):
     if not isinstance(value, list):
         raise errors.invalid_value(field, value, "expected a list")
     return [norm_dns_name(field, item) for item in value]
+
+
+def norm_zone_associations(field, value):
+    """sharedrecordgroup zone_associations: zone names (WAPI 2.12) or {fqdn, view} (NIOS 9.0.6+),
+    stored as {fqdn, view} (view "default" when not given)."""
+    if not isinstance(value, list):
+        raise errors.invalid_value(field, value, "expected a list")
+    result = []
+    for item in value:
+        if isinstance(item, dict):
+            if "fqdn" not in item:
+                raise errors.invalid_value(field, item, "each item needs fqdn")
+            zone = {"fqdn": norm_zone_fqdn(field, item["fqdn"]), "view": norm_string(field, item.get("view", "default"))}
+        else:
+            zone = {"fqdn": norm_zone_fqdn(field, item), "view": "default"}
+        if zone not in result:
+            result.append(zone)
+    return result
 
 
 def norm_ipv4(field, value):
@@ -172,6 +193,18 @@ def _record_common():
     }
 
 
+def _alias_record():
+    fields = _record_common()
+    for name in ("ddns_protected", "forbid_reclamation", "ddns_principal", "reclaimable", "creation_time"):
+        del fields[name]
+    fields.update(
+        target_name=Field(norm_dns_name, "rwusbq"),
+        target_type=Field(_enum(*ALIAS_TARGET_TYPES), "rwusbq"),
+        dns_target_name=Field(norm_any, "r", wtype="string"),
+    )
+    return fields
+
+
 def _with(base, **extra):
     base.update(extra)
     return base
@@ -203,6 +236,29 @@ SCHEMAS = {
         device_description=Field(norm_string, "rwus"), device_location=Field(norm_string, "rwus"),
         device_type=Field(norm_string, "rwus"), device_vendor=Field(norm_string, "rwus"),
     ),
+    # ALIAS record (fields: wapidoc record:alias as the NIOS Terraform provider documents them)
+    "record:alias": _alias_record(),
+    # Shared records: a group's records appear in every zone associated with the group.
+    "sharedrecordgroup": {
+        "name": Field(norm_string, "rwusbq", search="=~:"),
+        "comment": Field(norm_string, "rwusb"),
+        "zone_associations": Field(norm_zone_associations, "rwu", default=[], wtype="string", array=True),
+        "extattrs": Field(norm_any, "rwu", default={}, wtype="extattr"),
+        "record_name_policy": Field(norm_string, "rwu"),
+        "use_record_name_policy": Field(norm_bool, "rwu", default=False),
+    },
+    "sharedrecord:cname": {
+        "name": Field(norm_dns_name, "rwusbq"),  # relative to each associated zone
+        "canonical": Field(norm_dns_name, "rwusbq"),
+        "shared_record_group": Field(norm_string, "rwusbq", search="="),
+        "ttl": Field(uint32, "rwu"),
+        "use_ttl": Field(norm_bool, "rwu", default=False),
+        "comment": Field(norm_string, "rwus"),
+        "extattrs": Field(norm_any, "rwu", default={}, wtype="extattr"),
+        "disable": Field(norm_bool, "rwu", default=False),
+        "dns_name": Field(norm_any, "r", wtype="string"),
+        "dns_canonical": Field(norm_any, "r", wtype="string"),
+    },
     "zone_auth": {
         "fqdn": Field(norm_zone_fqdn, "rwsbq"),
         # "=": may be re-sent unchanged on PUT (nios_zone does so on every update) but not changed
@@ -260,6 +316,9 @@ IDENTITY = {
     "record:txt": ("name", "text"),
     "record:srv": ("name", "priority", "weight", "port", "target"),
     "record:host": ("name",),
+    "record:alias": ("name", "target_name", "target_type"),
+    "sharedrecordgroup": ("name",),
+    "sharedrecord:cname": ("name", "shared_record_group"),
     "zone_auth": ("fqdn",),
     "view": ("name",),
     "extensibleattributedef": ("name",),
@@ -272,6 +331,8 @@ REF_SUFFIX = {
     "extensibleattributedef": ("name",),
     "grid": ("name",),
     "restartservicestatus": ("member",),
+    "sharedrecordgroup": ("name",),
+    "sharedrecord:cname": ("name", "shared_record_group"),
 }
 # Internal key prefix that the base64 opaque part decodes to (mimics NIOS, e.g. dns.bind_a$...).
 OPAQUE_PREFIX = {
@@ -279,6 +340,7 @@ OPAQUE_PREFIX = {
     "record:txt": "dns.bind_txt", "record:srv": "dns.bind_srv", "record:host": "dns.host",
     "zone_auth": "dns.zone", "view": "dns.view", "extensibleattributedef": "extensible_attributes_def",
     "grid": "one.cluster", "restartservicestatus": "one.member_restart_status",
+    "record:alias": "dns.alias_record", "sharedrecordgroup": "dns.srg", "sharedrecord:cname": "dns.srg_bind_cname",
 }
 # Types a client may create/delete (grid and the default view are fixed).
 CREATABLE = set(SCHEMAS) - {"grid", "restartservicestatus"}

@@ -140,8 +140,12 @@ def field_value(store, obj, field):
     kind = obj["_type"]
     if field == "zone" and objtypes.is_record(kind):
         return store.zone_of(obj["view"], obj["name"])
-    if field == "dns_name" and objtypes.is_record(kind):
+    if field == "dns_name" and (objtypes.is_record(kind) or kind == "sharedrecord:cname"):
         return obj["name"]
+    if field in ("dns_target_name", "dns_canonical"):
+        return obj.get(field[4:])  # punycode form: names are ASCII here
+    if field == "zone_associations":
+        return [z["fqdn"] for z in obj.get(field, [])]  # WAPI 2.12: zone names
     if field == "ttl" and not obj.get("use_ttl"):
         return None  # inherited TTL: not returned (choice documented in docs/wapi-simulator.md)
     if field in ("ipv4addrs", "ipv6addrs") and kind == "record:host":
