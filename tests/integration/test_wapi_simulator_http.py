@@ -383,3 +383,13 @@ def test_alias_and_shared_records_over_http(wapi):
     assert shared.status_code == 201, shared.text
     a = wapi.post("record:a", json={"name": "www.geant.services", "ipv4addr": "10.0.0.1"})
     assert a.status_code == 400 and a.json()["code"] == "Client.Ibap.Data.Conflict"
+
+
+def test_zone_search_does_not_return_sub_zone_records(wapi):
+    assert wapi.post("zone_auth", json={"fqdn": "prod.geant.services"}).status_code == 201
+    add_a(wapi, "app.prod.geant.services", "10.0.0.1")
+    add_a(wapi, "www.geant.services", "10.0.0.2")
+    parent = wapi.get("record:a", params={"zone": "geant.services", "_return_fields+": "zone"}).json()
+    sub = wapi.get("record:a", params={"zone": "prod.geant.services", "_return_fields+": "zone"}).json()
+    assert [(r["name"], r["zone"]) for r in parent] == [("www.geant.services", "geant.services")]
+    assert [(r["name"], r["zone"]) for r in sub] == [("app.prod.geant.services", "prod.geant.services")]

@@ -460,3 +460,35 @@ def test_shared_record_group_rules(sim):
     # deleting the group deletes its records
     call(sim, "DELETE", new_ref)
     assert call(sim, "GET", "sharedrecord:cname")[1] == []
+
+
+# ------------------------------------------------------------------ sub-zones
+def zone_names(sim, zone, **args):
+    return sorted(r["name"] for r in call(sim, "GET", "record:a", zone=zone, **args)[1])
+
+
+def test_records_live_in_the_deepest_authoritative_zone(sim):
+    add_a(sim, "app.prod.geant.services", "10.0.0.1")  # before the sub-zone exists: in the parent
+    add_a(sim, "www.geant.services", "10.0.0.2")
+    assert zone_names(sim, "geant.services") == ["app.prod.geant.services", "www.geant.services"]
+    call(sim, "POST", "zone_auth", {"fqdn": "prod.geant.services"})
+    add_a(sim, "db.prod.geant.services", "10.0.0.3")
+    add_a(sim, "prod.geant.services", "10.0.0.4")  # the sub-zone's apex
+    assert zone_names(sim, "geant.services") == ["www.geant.services"]
+    assert zone_names(sim, "prod.geant.services") == ["app.prod.geant.services", "db.prod.geant.services",
+                                                      "prod.geant.services"]
+    _status, [rec] = call(sim, "GET", "record:a", name="app.prod.geant.services", _return_fields="zone")
+    assert rec["zone"] == "prod.geant.services"
+    _status, [sub] = call(sim, "GET", "zone_auth", parent="geant.services", _return_fields="fqdn,parent")
+    assert (sub["fqdn"], sub["parent"]) == ("prod.geant.services", "geant.services")
+    # deleting the sub-zone deletes its records; the parent's stay
+    call(sim, "DELETE", sub["_ref"])
+    assert zone_names(sim, "geant.services") == ["www.geant.services"]
+
+
+def test_a_sub_zone_in_another_view_does_not_take_the_records(sim):
+    call(sim, "POST", "view", {"name": "internal"})
+    call(sim, "POST", "zone_auth", {"fqdn": "prod.geant.services", "view": "internal"})
+    add_a(sim, "app.prod.geant.services", "10.0.0.1")
+    assert zone_names(sim, "geant.services") == ["app.prod.geant.services"]
+    assert zone_names(sim, "prod.geant.services", view="internal") == []

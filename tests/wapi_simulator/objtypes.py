@@ -272,7 +272,7 @@ SCHEMAS = {
         "ns_group": Field(norm_string, "rwus"),
         "soa_default_ttl": Field(uint32, "rwu", default=28800),
         "prefix": Field(norm_string, "rwu"),  # RFC 2317 prefix of classless reverse zones
-        "parent": Field(norm_string, "rs"),
+        "parent": Field(norm_dns_name, "rs", search="="),  # computed (query.field_value)
         # write-only in NIOS: accepted on POST/PUT, never returned
         "restart_if_needed": Field(norm_bool, "wu"),
     },

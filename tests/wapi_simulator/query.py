@@ -139,7 +139,11 @@ def field_value(store, obj, field):
     """Stored value, with the few computed fields NIOS derives."""
     kind = obj["_type"]
     if field == "zone" and objtypes.is_record(kind):
-        return store.zone_of(obj["view"], obj["name"])
+        return store.zone_of(obj["view"], obj["name"])  # the deepest authoritative zone
+    if field == "parent" and kind == "zone_auth":
+        # the closest enclosing authoritative zone of the same view (sub-zones), if any
+        labels = obj["fqdn"].split(".", 1)
+        return store.zone_of(obj["view"], labels[1]) if len(labels) == 2 and "/" not in obj["fqdn"] else None
     if field == "dns_name" and (objtypes.is_record(kind) or kind == "sharedrecord:cname"):
         return obj["name"]
     if field in ("dns_target_name", "dns_canonical"):
