@@ -393,3 +393,9 @@ def test_zone_search_does_not_return_sub_zone_records(wapi):
     sub = wapi.get("record:a", params={"zone": "prod.geant.services", "_return_fields+": "zone"}).json()
     assert [(r["name"], r["zone"]) for r in parent] == [("www.geant.services", "geant.services")]
     assert [(r["name"], r["zone"]) for r in sub] == [("app.prod.geant.services", "prod.geant.services")]
+
+
+def test_disable_and_inherited_ttl_over_http(wapi):
+    ref = add_a(wapi, "a.geant.services", "10.0.0.1", disable=True, ttl=60, use_ttl=False)
+    got = wapi.get(ref, params={"_return_fields": "disable,ttl,use_ttl"}).json()
+    assert got == {"_ref": ref, "disable": True, "use_ttl": False}

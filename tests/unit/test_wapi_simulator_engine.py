@@ -492,3 +492,34 @@ def test_a_sub_zone_in_another_view_does_not_take_the_records(sim):
     add_a(sim, "app.prod.geant.services", "10.0.0.1")
     assert zone_names(sim, "geant.services") == ["app.prod.geant.services"]
     assert zone_names(sim, "prod.geant.services", view="internal") == []
+
+
+# ------------------------------------------------------------------ disable, use_ttl
+@pytest.mark.parametrize("kind,fields", [
+    ("record:a", {"ipv4addr": "10.0.0.1"}), ("record:aaaa", {"ipv6addr": "2001:db8::1"}),
+    ("record:cname", {"canonical": "t.example.org"}), ("record:txt", {"text": "x"}),
+    ("record:host", {"ipv4addrs": [{"ipv4addr": "10.0.0.1"}]}),
+    ("record:alias", {"target_name": "t.example.org", "target_type": "A"}),
+])
+def test_disable_is_stored_and_returned(sim, kind, fields):
+    ref = call(sim, "POST", kind, dict(fields, name="d.geant.services"))[1]
+    assert call(sim, "GET", ref, _return_fields="disable")[1]["disable"] is False
+    call(sim, "PUT", ref, {"disable": True})
+    assert call(sim, "GET", ref, _return_fields="disable")[1]["disable"] is True
+    assert error_of(sim, "PUT", ref, {"disable": "yes"}).code == "Client.Ibap.Proto"
+
+
+def test_disable_defaults_to_false_for_objects_stored_without_it(sim):
+    ref = add_a(sim, "a.geant.services", "10.0.0.1")
+    del sim.store.by_opaque(ref.split("/")[1].split(":")[0])["disable"]
+    assert call(sim, "GET", ref, _return_fields="disable")[1]["disable"] is False
+
+
+def test_use_ttl_false_means_the_zone_ttl_applies(sim):
+    ref = add_a(sim, "a.geant.services", "10.0.0.1", ttl=60, use_ttl=False)
+    got = call(sim, "GET", ref, _return_fields="ttl,use_ttl")[1]
+    assert got["use_ttl"] is False and "ttl" not in got  # inherited: the zone's soa_default_ttl
+    call(sim, "PUT", ref, {"use_ttl": True})
+    assert call(sim, "GET", ref, _return_fields="ttl")[1]["ttl"] == 60  # the stored value is kept
+    call(sim, "PUT", ref, {"use_ttl": False})
+    assert "ttl" not in call(sim, "GET", ref, _return_fields="ttl")[1]

@@ -156,7 +156,12 @@ def field_value(store, obj, field):
         return [_host_addr(obj, a, field) for a in obj.get(field, [])]
     if field in ("ipv4addr", "ipv6addr") and kind == "record:host":
         return None
-    return obj.get(field)
+    value = obj.get(field)
+    if value is None:
+        spec = objtypes.SCHEMAS[kind].get(field)
+        if spec is not None and spec.default is not None:
+            return copy.deepcopy(spec.default)  # e.g. disable: false on objects from an old state file
+    return value
 
 
 def _host_addr(obj, addr, field):
