@@ -399,3 +399,35 @@ def test_disable_and_inherited_ttl_over_http(wapi):
     ref = add_a(wapi, "a.geant.services", "10.0.0.1", disable=True, ttl=60, use_ttl=False)
     got = wapi.get(ref, params={"_return_fields": "disable,ttl,use_ttl"}).json()
     assert got == {"_ref": ref, "disable": True, "use_ttl": False}
+
+
+# ------------------------------------------------------------------ users and permissions
+def test_user_without_write_permission_gets_403_html(wapi_simulator, wapi):
+    ref = add_a(wapi, "a.geant.services", "10.0.0.1")
+    wapi_simulator.sim.add_user("reader", "secret", permissions=[{"object": "record:a", "permission": "READ"}])
+    reader = WapiTestClient(wapi_simulator)
+    reader.session.auth = ("reader", "secret")
+    assert [r["_ref"] for r in reader.get("record:a").json()] == [ref]
+    cookie = reader.session.cookies.get("ibapauth")
+    assert ",su=0," in cookie and "user=reader" in cookie
+    denied = reader.post("record:a", json={"name": "b.geant.services", "ipv4addr": "10.0.0.2"})
+    assert denied.status_code == 403 and denied.headers["Content-Type"].startswith("text/html")
+    assert "<title>403 Forbidden</title>" in denied.text
+    assert "You don't have permission to access /wapi/v2.12/record:a" in denied.text
+    assert reader.delete(ref).status_code == 403
+    assert reader.get("zone_auth").json() == []  # nothing granted: silently empty
+    assert wapi_simulator.sim.log.entries()[-3]["status"] == 403
+
+
+def test_users_over_the_control_api(wapi_simulator, wapi):
+    added = wapi.control("POST", "users", json={"name": "dns", "password": "pw", "permissions": [
+        {"object": "record:a", "zone": "geant.services", "permission": "WRITE"}]})
+    assert added.status_code == 201 and added.json()["superuser"] is False
+    assert {u["name"] for u in wapi.control("GET", "users").json()} == {"admin", "dns"}
+    assert "password" not in wapi.control("GET", "users").json()[0]
+    assert wapi.control("POST", "users", json={"name": "x", "password": "y", "permissions": [
+        {"object": "nope", "permission": "READ"}]}).status_code == 400
+    dns = WapiTestClient(wapi_simulator, auth=False)
+    dns.session.auth = ("dns", "pw")
+    assert dns.post("record:a", json={"name": "b.geant.services", "ipv4addr": "10.0.0.2"}).status_code == 201
+    assert WapiTestClient(wapi_simulator, auth=False).get("record:a", auth=("dns", "wrong")).status_code == 401

@@ -523,3 +523,125 @@ def test_use_ttl_false_means_the_zone_ttl_applies(sim):
     assert call(sim, "GET", ref, _return_fields="ttl")[1]["ttl"] == 60  # the stored value is kept
     call(sim, "PUT", ref, {"use_ttl": False})
     assert "ttl" not in call(sim, "GET", ref, _return_fields="ttl")[1]
+
+
+# ------------------------------------------------------------------ permissions
+def as_user(sim, user, method, target, body=None, **args):
+    return sim.handle(method, target, {k: v if isinstance(v, list) else [v] for k, v in args.items()}, body,
+                      user=user)
+
+
+def forbidden(sim, user, method, target, body=None, **args):
+    with pytest.raises(errors.Forbidden) as info:
+        as_user(sim, user, method, target, body, **args)
+    return info.value
+
+
+@pytest.fixture
+def zoned(sim):
+    """Records in geant.services, its sub-zone prod.geant.services and geant.org."""
+    call(sim, "POST", "zone_auth", {"fqdn": "geant.org"})
+    call(sim, "POST", "zone_auth", {"fqdn": "prod.geant.services"})
+    refs = {name: add_a(sim, name, "10.0.0.%d" % i) for i, name in enumerate(
+        ["a.geant.services", "b.prod.geant.services", "c.geant.org"], start=1)}
+    return refs
+
+
+def test_permissions_scope_reads_and_writes_by_zone(sim, zoned):
+    sim.add_user("dns", "pw", permissions=[
+        {"object": "record:a", "zone": "geant.services", "permission": "WRITE"},
+        {"object": "record:a", "zone": "geant.org", "permission": "READ"},
+    ])
+    # searches show only what the user may read (prod.geant.services inherits from its parent)
+    names = sorted(r["name"] for r in as_user(sim, "dns", "GET", "record:a")[1])
+    assert names == ["a.geant.services", "b.prod.geant.services", "c.geant.org"]
+    # writes: allowed in geant.services and below, 403 where only READ is granted
+    as_user(sim, "dns", "POST", "record:a", {"name": "n.prod.geant.services", "ipv4addr": "10.0.1.1"})
+    as_user(sim, "dns", "PUT", zoned["a.geant.services"], {"comment": "mine"})
+    assert forbidden(sim, "dns", "DELETE", zoned["c.geant.org"]).status == 403
+    forbidden(sim, "dns", "POST", "record:a", {"name": "n.geant.org", "ipv4addr": "10.0.1.2"})
+    # renaming out of the writable zone
+    forbidden(sim, "dns", "PUT", zoned["a.geant.services"], {"name": "a.geant.org"})
+    # other record types: nothing granted
+    assert as_user(sim, "dns", "GET", "record:aaaa")[1] == []
+    forbidden(sim, "dns", "POST", "record:cname", {"name": "x.geant.services", "canonical": "y.org"})
+    assert as_user(sim, "dns", "GET", "zone_auth")[1] == []
+
+
+def test_permissions_most_specific_wins_and_reads_by_ref(sim, zoned):
+    sim.add_user("ro", "pw", permissions=[
+        {"object": "record:a", "permission": "READ"},
+        {"object": "record:a", "zone": "prod.geant.services", "permission": "DENY"},
+        {"object": "record:a", "zone": "geant.org", "permission": "WRITE"},
+    ])
+    names = sorted(r["name"] for r in as_user(sim, "ro", "GET", "record:a")[1])
+    assert names == ["a.geant.services", "c.geant.org"]
+    assert as_user(sim, "ro", "GET", zoned["a.geant.services"])[1]["name"] == "a.geant.services"
+    forbidden(sim, "ro", "GET", zoned["b.prod.geant.services"])  # by ref: 403, not an empty answer
+    as_user(sim, "ro", "DELETE", zoned["c.geant.org"])
+    forbidden(sim, "ro", "DELETE", zoned["a.geant.services"])
+    # paged and limited searches see the filtered set too
+    page = as_user(sim, "ro", "GET", "record:a", _paging="1", _return_as_object="1", _max_results="5")[1]
+    assert [r["name"] for r in page["result"]] == ["a.geant.services"]
+
+
+def test_extensible_attribute_definitions_only_superusers_change(sim):
+    sim.add_user("ea", "pw", permissions=[{"object": "extensibleattributedef", "permission": "WRITE"}])
+    sim.add_user("nobody", "pw")
+    assert [d["name"] for d in as_user(sim, "nobody", "GET", "extensibleattributedef")[1]] == ["Owner"]
+    forbidden(sim, "ea", "POST", "extensibleattributedef", {"name": "Site", "type": "STRING"})
+    ref = call(sim, "GET", "extensibleattributedef", name="Owner")[1][0]["_ref"]
+    forbidden(sim, "ea", "PUT", ref, {"comment": "x"})
+    forbidden(sim, "ea", "DELETE", ref)
+    sim.add_user("root", "pw", superuser=True)
+    as_user(sim, "root", "POST", "extensibleattributedef", {"name": "Site", "type": "STRING"})
+
+
+def test_grid_functions_need_grid_write(sim):
+    sim.add_user("reader", "pw", permissions=[{"object": "grid", "permission": "READ"}])
+    sim.add_user("restarter", "pw", permissions=[{"object": "grid", "permission": "WRITE"}])
+    sim.add_user("nobody", "pw")
+    assert as_user(sim, "nobody", "GET", "grid")[1] == []
+    [grid] = as_user(sim, "reader", "GET", "grid")[1]
+    assert as_user(sim, "reader", "GET", "restartservicestatus")[1][0]["dns_status"] == "YES"
+    forbidden(sim, "reader", "POST", grid["_ref"], {}, _function="restartservices")
+    as_user(sim, "restarter", "POST", grid["_ref"], {}, _function="restartservices")
+    assert sim.restarts and sim.restart_needed is False
+
+
+def test_request_applies_permissions_to_each_item(sim, zoned):
+    sim.add_user("dns", "pw", permissions=[{"object": "record:a", "zone": "geant.services", "permission": "WRITE"}])
+    body = [
+        {"method": "POST", "object": "record:a", "data": {"name": "n.geant.services", "ipv4addr": "10.0.2.1"}},
+        {"method": "GET", "object": "record:a", "data": {"name~": "^c"}},
+        {"method": "POST", "object": "record:a", "data": {"name": "n.geant.org", "ipv4addr": "10.0.2.2"}},
+    ]
+    err = forbidden(sim, "dns", "POST", "request", body)
+    assert err.body()["index"] == 2
+    assert call(sim, "GET", "record:a", name="n.geant.services")[1] == []  # rolled back
+    status, [created, found] = as_user(sim, "dns", "POST", "request", body[:2])
+    assert status == 200 and created.startswith("record:a/") and found == []  # c.geant.org is not readable
+
+
+def test_default_caller_is_a_superuser_and_permission_specs_are_checked(sim):
+    assert call(sim, "GET", "grid")[1]  # no user: internal calls and the engine tests
+    for bad in ({"object": "record:mx", "permission": "READ"}, {"object": "record:a", "permission": "ALL"},
+                {"object": "record:a", "permission": "READ", "zones": "x"}):
+        with pytest.raises(ValueError):
+            sim.add_user("bad", "pw", permissions=[bad])
+    assert sim.authenticate("bad", "pw") is None
+    sim.add_user("u", "pw")
+    assert sim.authenticate("u", "pw").name == "u" and sim.authenticate("u", "wrong") is None
+    sim.reset()
+    assert sim.authenticate("u", "pw") is not None  # users are configuration: they survive a reset
+
+
+def test_main_options_add_users(tmp_path):
+    from tests.wapi_simulator.__main__ import build_simulator, parse_args
+    users = tmp_path / "users.json"
+    users.write_text('[{"name": "ro", "password": "x", "permissions": [{"object": "view", "permission": "READ"}]}]')
+    options = parse_args(["--add-user", '{"name": "root", "password": "y", "superuser": true}',
+                          "--users-file", str(users)])
+    built = build_simulator(options)
+    assert built.authenticate("root", "y").superuser is True
+    assert built.authenticate("ro", "x").describe()["permissions"] == [{"object": "view", "permission": "READ"}]

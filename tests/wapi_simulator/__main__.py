@@ -2,16 +2,23 @@
 
     python -m tests.wapi_simulator --host 127.0.0.1 --port 8443 \
         [--user admin --password infoblox] [--cert-dir DIR] [--state-file F] [--define-ea Owner]
+        [--add-user '{"name": "bot", "password": "pw", "permissions": [{"object": "record:a",
+                      "zone": "geant.services", "permission": "WRITE"}]}'] [--users-file users.json]
+
+--user/--password is a superuser; --add-user (repeatable) and --users-file (a JSON list of such
+objects) add more users with NIOS-like permissions (tests/wapi_simulator/permissions.py).
 
 The server certificate names 127.0.0.1, localhost and ::1, and --host as well when that is
 another address or name (e.g. a container bridge's gateway the containers connect to).
 """
 import argparse
+import json
 import signal
 import sys
 import tempfile
 import threading
 
+from .control import add_user
 from .engine import Simulator
 from .server import DEFAULT_WAPI_VERSION, WapiSimulatorServer
 from .tls import LOOPBACK_NAMES, certificate_names, ensure_certs
@@ -27,12 +34,29 @@ def parse_args(argv=None):
     parser.add_argument("--state-file", help="JSON file the objects are saved to and loaded from")
     parser.add_argument("--define-ea", action="append", default=[], metavar="NAME",
                         help="extensible attribute definition (STRING) to create at start; repeatable")
+    parser.add_argument("--add-user", action="append", default=[], metavar="JSON", type=json.loads,
+                        help='another API user: {"name", "password", "superuser", "permissions", "group"}; '
+                             "repeatable")
+    parser.add_argument("--users-file", metavar="FILE", help="JSON list of users as for --add-user")
     return parser.parse_args(argv)
+
+
+def build_simulator(options):
+    """The Simulator the options describe (EA definitions, extra users, request mode)."""
+    sim = Simulator(ea_definitions=options.define_ea)
+    users = list(options.add_user)
+    if options.users_file:
+        with open(options.users_file) as handle:
+            users += json.load(handle)
+    for spec in users:
+        add_user(sim, spec)
+    return sim
 
 
 def main(argv=None):
     options = parse_args(argv)
-    sim = Simulator(ea_definitions=options.define_ea)
+    sim = build_simulator(options)
+
     cert_dir = options.cert_dir
     if len(certificate_names([options.host])) > len(LOOPBACK_NAMES):
         # Not loopback: make (or reuse) a certificate that names --host too; the server loads it.

@@ -11,9 +11,13 @@ No authentication, not logged, never affected by faults.
   POST   /_sim/ea                  define an extensible attribute {"name", "type"}
   POST   /_sim/sessions/expire     forget all ibapauth cookies
   GET    /_sim/objects?type=T      every readable field of every object of type T
+  POST   /_sim/users               add/replace an API user {"name", "password", "superuser",
+                                   "permissions": [{"object", "permission", "zone", "view"}], "group"}
+  GET    /_sim/users               users (no passwords)
 """
 from . import objtypes
 
+USER_KEYS = {"name", "password", "superuser", "permissions", "group"}
 RULE_KEYS = {"action", "count", "method", "path", "status", "body", "content_type", "delay", "index",
              "code", "text"}
 
@@ -47,7 +51,22 @@ def handle_control(server, method, path, args, body):
         return 200, {}
     if route == ("GET", "/_sim/objects"):
         return 200, sim.objects(args["type"][-1])
+    if route == ("POST", "/_sim/users"):
+        return 201, add_user(sim, body).describe()
+    if route == ("GET", "/_sim/users"):
+        return 200, [u.describe() for u in sim.users.values()]
     return 404, {"error": "unknown simulator control path %s %s" % route}
+
+
+def add_user(sim, spec):
+    """A user from its JSON description (also used by ``__main__ --add-user``)."""
+    if not isinstance(spec, dict) or "name" not in spec or "password" not in spec:
+        raise ValueError("a user is a JSON object with at least name and password")
+    unknown = set(spec) - USER_KEYS
+    if unknown:
+        raise ValueError("unknown user keys: %s" % ", ".join(sorted(unknown)))
+    return sim.add_user(spec["name"], spec["password"], superuser=spec.get("superuser", False),
+                        permissions=spec.get("permissions", ()), group=spec.get("group"))
 
 
 def _add_rule(sim, body):

@@ -12,6 +12,7 @@ import time
 from collections import OrderedDict
 
 from . import errors, objtypes, query, schema
+from . import permissions as access
 from .faults import FaultInjector, RequestLog
 from .store import Store
 
@@ -38,6 +39,8 @@ class Simulator:
         self._seed_eas = list(ea_definitions)
         self.on_change = None  # callback after committed writes (persistence)
         self._version = DEFAULT_VERSION  # WAPI version of the call being handled
+        self._user = None  # the User of the call being handled (None: internal, a superuser)
+        self.users = {}  # name -> permissions.User; kept across reset() (configuration)
         self.reset()
 
     # ================================================================ state management
@@ -107,22 +110,69 @@ class Simulator:
             self.restart_needed = True
 
     # ================================================================ entry point
-    def handle(self, method, target, args, body, version=DEFAULT_VERSION):
+    def handle(self, method, target, args, body, version=DEFAULT_VERSION, user=None):
         """Run one WAPI call. ``target`` is the decoded path after /wapi/vX/ (type or ref).
 
         ``version`` is the WAPI version of the path (only ``_schema`` answers depend on it).
-        Returns (HTTP status, JSON-able payload); raises WapiError.
+        ``user``: the name (or ``permissions.User``) whose permissions apply; None = superuser.
+        Returns (HTTP status, JSON-able payload); raises WapiError (``errors.Forbidden``: 403).
         """
         with self.lock:
             self._version = version
-            if target == "request":
-                if method != "POST":
-                    raise errors.proto_error("The request object supports only POST")
-                return self.multi_request(body)
-            status, payload, changed = self._dispatch(method, target, args, body)
-            if changed and self.on_change:
-                self.on_change()
-            return status, payload
+            self._user = self.users[user] if isinstance(user, str) else user
+            try:
+                if target == "request":
+                    if method != "POST":
+                        raise errors.proto_error("The request object supports only POST")
+                    return self.multi_request(body)
+                status, payload, changed = self._dispatch(method, target, args, body)
+                if changed and self.on_change:
+                    self.on_change()
+                return status, payload
+            finally:
+                self._user, self._version = None, DEFAULT_VERSION
+
+    # ================================================================ users and permissions
+    def add_user(self, name, password, superuser=False, permissions=(), group=None):
+        """Add (or replace) an API user; see permissions.py for the permission format."""
+        new = access.User(name, password, superuser, permissions, group)
+        with self.lock:
+            self.users[name] = new
+        return new
+
+    def authenticate(self, name, password):
+        """The User for a name and password, or None."""
+        with self.lock:
+            found = self.users.get(name)
+        return found if found is not None and found.password == password else None
+
+    def _level(self, obj):
+        """The current user's permission level on ``obj`` (access.DENY/READ/WRITE).
+
+        Extensible attribute definitions: any user reads them, only superusers change them (NIOS
+        admin guide). ``restartservicestatus`` counts as the grid. Records are scoped by the zone
+        they reside in, zones by their own name."""
+        user = self._user
+        if user is None or user.superuser:
+            return access.WRITE
+        kind = obj["_type"]
+        if kind == "extensibleattributedef":
+            return access.READ
+        zone = None
+        if objtypes.is_record(kind):
+            zone = self.store.zone_of(obj["view"], obj["name"])
+        elif kind == "zone_auth":
+            zone = obj["fqdn"]
+        return user.level(kind, zone, obj.get("view"))
+
+    def _require(self, obj, level):
+        if self._level(obj) < level:
+            raise errors.forbidden()
+
+    def _readable(self, objs):
+        if self._user is None or self._user.superuser:
+            return objs
+        return [o for o in objs if self._level(o) >= access.READ]
 
     def _dispatch(self, method, target, args, body):
         """Returns (status, payload, changed)."""
@@ -161,7 +211,7 @@ class Simulator:
         criteria, control = query.parse_search(objtype, args)
         fields = query.return_fields(objtype, control)
         self._check_search_names(objtype, criteria)
-        found = self.search(objtype, criteria)
+        found = self._readable(self.search(objtype, criteria))  # NIOS filters silently
         limit = query.max_results(control)
         if query.flag(control, "_paging"):
             if not query.flag(control, "_return_as_object"):
@@ -175,6 +225,7 @@ class Simulator:
 
     def get_ref(self, ref, args):
         obj = self._lookup(ref)
+        self._require(obj, access.READ)
         criteria, control = query.parse_search(obj["_type"], args)
         if criteria:
             raise errors.unknown_field(criteria[0].field)
@@ -281,6 +332,7 @@ class Simulator:
         if "ttl" in body and "use_ttl" not in body:
             obj["use_ttl"] = True  # writing a value switches its use flag on (see docs)
         obj.pop("restart_if_needed", None)
+        self._require(obj, access.WRITE)
         self._validate(obj, exclude_id=None)
         if "creation_time" in schema:
             obj["creation_time"] = int(time.time())
@@ -290,6 +342,7 @@ class Simulator:
 
     def update(self, ref, args, body):
         old = self._lookup(ref)
+        self._require(old, access.WRITE)
         control = self._write_control(old["_type"], args)
         if old["_type"] == "view" and old.get("is_default") and "name" in (body or {}):
             raise errors.proto_error("The default view cannot be renamed")
@@ -299,6 +352,7 @@ class Simulator:
         if "ttl" in (body or {}) and "use_ttl" not in body:
             new["use_ttl"] = True
         new.pop("restart_if_needed", None)
+        self._require(new, access.WRITE)  # e.g. renamed into another zone
         self._validate(new, exclude_id=old["_id"])
         self.store.replace(old["_id"], new)
         if new["_type"] == "sharedrecordgroup" and new["name"] != old["name"]:
@@ -335,6 +389,7 @@ class Simulator:
 
     def delete(self, ref, args):
         obj = self._lookup(ref)
+        self._require(obj, access.WRITE)
         kind = obj["_type"]
         for key in args:
             if key.startswith("_") and key not in query.CONTROL_ARGS:
@@ -554,10 +609,10 @@ class Simulator:
         objtype, _sep, rest = target.partition("/")
         function = args["_function"][-1]
         if objtype == "grid" and rest and function == "restartservices":
-            self._lookup(target)
+            self._require(self._lookup(target), access.WRITE)
             return self._restart_services(self._body_dict(body))
         if objtype == "grid" and rest and function == "requestrestartservicestatus":
-            self._lookup(target)
+            self._require(self._lookup(target), access.WRITE)
             return {}
         raise errors.proto_error("Function %s is not supported on %s" % (function, objtype))
 

@@ -26,6 +26,24 @@ class WapiError(Exception):
         return body
 
 
+class Forbidden(WapiError):
+    """No permission: NIOS answers 403 with an Apache HTML page, not JSON (external-dns#3234).
+    The server renders ``html(path)``; ``body()`` is for callers of the engine."""
+
+    def __init__(self):
+        super().__init__(403, "Client.Ibap.Forbidden", "Forbidden", "You don't have permission to access this object")
+
+    @staticmethod
+    def html(path):
+        return ('<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n<title>403 Forbidden</title>\n'
+                '</head><body>\n<h1>Forbidden</h1>\n<p>You don\'t have permission to access %s\non this server.</p>\n'
+                '</body></html>\n' % path)
+
+
+def forbidden():
+    return Forbidden()
+
+
 def proto_error(text, status=400):
     return WapiError(status, "Client.Ibap.Proto", "AdmConProtoError", text)
 

@@ -20,8 +20,9 @@ their choices, in tests/wapi_simulator/README.md.
 
 Deliberately not implemented: XML (``_return_type=xml``), certificate auth,
 next-available-IP functions (``func:nextavailableip``), scheduling/approval args,
-DHCP/IPAM objects, EA inheritance, real DNS serving, permissions (every valid user is a
-superuser). See docs/wapi-simulator.md for the choices made where sources disagree.
+DHCP/IPAM objects, EA inheritance, real DNS serving. Users: the server's username/password
+is a superuser; more users with NIOS-like object permissions via ``sim.add_user`` (permissions.py).
+See docs/wapi-simulator.md for the choices made where sources disagree.
 """
 import base64
 import json
@@ -60,13 +61,13 @@ class Sessions:
         self._tokens = {}  # signature -> (user, expiry)
         self._lock = threading.Lock()
 
-    def issue(self, user, client_ip):
+    def issue(self, user, client_ip, group="admin-group", superuser=True):
         now = int(time.time())
         signature = secrets.token_urlsafe(24)
         with self._lock:
             self._tokens[signature] = (user, now + self.timeout)
-        return ('ip=%s,client=API,group=admin-group,ctime=%d,timeout=%d,mtime=%d,su=1,'
-                'auth=LOCAL,user=%s,%s' % (client_ip, now, self.timeout, now, user, signature))
+        return ('ip=%s,client=API,group=%s,ctime=%d,timeout=%d,mtime=%d,su=%d,'
+                'auth=LOCAL,user=%s,%s' % (client_ip, group, now, self.timeout, now, int(superuser), user, signature))
 
     def check(self, cookie_value):
         signature = cookie_value.strip('"').rsplit(",", 1)[-1]
@@ -174,7 +175,10 @@ class WapiHandler(BaseHTTPRequestHandler):
             if args.get("_return_type", ["json"])[-1] not in ("json", "json-pretty"):
                 raise errors.proto_error("The simulator only supports _return_type=json")
             status, payload = self.sim.handle(method, target, args, _parse_json(raw_body),
-                                              version=entry["version"])
+                                              version=entry["version"], user=user)
+        except errors.Forbidden as exc:
+            entry["error"] = exc.body()
+            return self._finish(entry, 403, exc.html(path).encode(), "text/html", headers)
         except errors.WapiError as exc:
             return self._error(entry, exc, headers)
         self._finish(entry, status, json.dumps(payload).encode(), "application/json", headers)
@@ -184,16 +188,17 @@ class WapiHandler(BaseHTTPRequestHandler):
         cookie = _cookie(self.headers.get("Cookie", ""), "ibapauth")
         if cookie:
             user = self.server.sessions.check(cookie)
-            if user:
+            if user and user in self.sim.users:
                 return user, None
         auth = self.headers.get("Authorization", "")
         if auth.startswith("Basic "):
             try:
-                user, _sep, password = base64.b64decode(auth[6:]).decode().partition(":")
+                name, _sep, password = base64.b64decode(auth[6:]).decode().partition(":")
             except (ValueError, UnicodeDecodeError):
                 return None, None
-            if (user, password) == (self.server.username, self.server.password):
-                return user, self.server.sessions.issue(user, self.client_address[0])
+            found = self.sim.authenticate(name, password)
+            if found is not None:
+                return name, self.server.sessions.issue(name, self.client_address[0], found.group, found.superuser)
         return None, None
 
     def _logout(self, entry):
@@ -331,6 +336,7 @@ class WapiSimulatorServer:
         from .tls import server_context  # trustme is only needed when a server is started
         self.sim = sim or Simulator()
         self.username, self.password = username, password
+        self.sim.add_user(username, password, superuser=True)  # more users: sim.add_user / /_sim/users
         self.sessions = Sessions(cookie_timeout)
         self.state_file = state_file
         self.ca_path, context = server_context(cert_dir)
