@@ -431,3 +431,17 @@ def test_users_over_the_control_api(wapi_simulator, wapi):
     dns.session.auth = ("dns", "pw")
     assert dns.post("record:a", json={"name": "b.geant.services", "ipv4addr": "10.0.0.2"}).status_code == 201
     assert WapiTestClient(wapi_simulator, auth=False).get("record:a", auth=("dns", "wrong")).status_code == 401
+
+
+def test_request_rollback_mode_over_the_control_api(wapi):
+    assert wapi.control("GET", "state").json()["request_rollback"] is True
+    switched = wapi.control("POST", "settings", json={"request_rollback": False})
+    assert switched.status_code == 200 and switched.json() == {"request_rollback": False}
+    body = [
+        {"method": "POST", "object": "record:a", "data": {"name": "x.geant.services", "ipv4addr": "10.0.0.9"}},
+        {"method": "POST", "object": "record:a", "data": {"name": "y.nowhere.test", "ipv4addr": "10.0.0.9"}},
+    ]
+    failed = wapi.post("request", json=body)
+    assert failed.status_code == 400 and failed.json()["index"] == 1
+    assert [r["name"] for r in wapi.get("record:a").json()] == ["x.geant.services"]
+    assert wapi.control("POST", "settings", json={"request_rollback": "no"}).status_code == 400

@@ -645,3 +645,29 @@ def test_main_options_add_users(tmp_path):
     built = build_simulator(options)
     assert built.authenticate("root", "y").superuser is True
     assert built.authenticate("ro", "x").describe()["permissions"] == [{"object": "view", "permission": "READ"}]
+
+
+# ------------------------------------------------------------------ request failure modes
+def test_request_without_rollback_keeps_the_items_before_the_failing_one(sim):
+    sim.request_rollback = False
+    ref = add_a(sim, "a.geant.services", "10.0.0.1", comment="before")
+    body = [
+        {"method": "POST", "object": "record:a", "data": {"name": "b.geant.services", "ipv4addr": "10.0.0.2"}},
+        {"method": "PUT", "object": ref, "data": {"comment": "after"}},
+        {"method": "POST", "object": "record:a", "data": {"name": "b.geant.services", "ipv4addr": "10.0.0.2"}},
+        {"method": "POST", "object": "record:a", "data": {"name": "c.geant.services", "ipv4addr": "10.0.0.3"}},
+    ]
+    err = error_of(sim, "POST", "request", body)
+    assert err.code == "Client.Ibap.Data.Conflict" and err.body()["index"] == 2  # same error shape
+    names = {r["name"]: r.get("comment") for r in call(sim, "GET", "record:a", _return_fields="name,comment")[1]}
+    assert names == {"a.geant.services": "after", "b.geant.services": None}  # 0 and 1 kept, 3 never ran
+    sim.request_rollback = True
+    body[0]["data"] = {"name": "d.geant.services", "ipv4addr": "10.0.0.4"}
+    error_of(sim, "POST", "request", body)
+    assert call(sim, "GET", "record:a", name="d.geant.services")[1] == []
+
+
+def test_request_rollback_setting_from_the_command_line():
+    from tests.wapi_simulator.__main__ import build_simulator, parse_args
+    assert build_simulator(parse_args([])).request_rollback is True
+    assert build_simulator(parse_args(["--request-rollback", "off"])).request_rollback is False

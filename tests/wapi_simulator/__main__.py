@@ -2,11 +2,13 @@
 
     python -m tests.wapi_simulator --host 127.0.0.1 --port 8443 \
         [--user admin --password infoblox] [--cert-dir DIR] [--state-file F] [--define-ea Owner]
+        [--request-rollback on|off] [--users-file users.json]
         [--add-user '{"name": "bot", "password": "pw", "permissions": [{"object": "record:a",
-                      "zone": "geant.services", "permission": "WRITE"}]}'] [--users-file users.json]
+                      "zone": "geant.services", "permission": "WRITE"}]}']
 
 --user/--password is a superuser; --add-user (repeatable) and --users-file (a JSON list of such
 objects) add more users with NIOS-like permissions (tests/wapi_simulator/permissions.py).
+--request-rollback off keeps the items before a failing one of a multi-object request.
 
 The server certificate names 127.0.0.1, localhost and ::1, and --host as well when that is
 another address or name (e.g. a container bridge's gateway the containers connect to).
@@ -38,6 +40,9 @@ def parse_args(argv=None):
                         help='another API user: {"name", "password", "superuser", "permissions", "group"}; '
                              "repeatable")
     parser.add_argument("--users-file", metavar="FILE", help="JSON list of users as for --add-user")
+    parser.add_argument("--request-rollback", choices=("on", "off"), default="on",
+                        help="a multi-object request failing halfway undoes the items before the failing "
+                             "one (on, default) or keeps them (off)")
     return parser.parse_args(argv)
 
 
@@ -50,6 +55,7 @@ def build_simulator(options):
             users += json.load(handle)
     for spec in users:
         add_user(sim, spec)
+    sim.request_rollback = options.request_rollback == "on"
     return sim
 
 

@@ -14,6 +14,7 @@ No authentication, not logged, never affected by faults.
   POST   /_sim/users               add/replace an API user {"name", "password", "superuser",
                                    "permissions": [{"object", "permission", "zone", "view"}], "group"}
   GET    /_sim/users               users (no passwords)
+  POST   /_sim/settings            {"request_rollback": true|false} (shown by GET /_sim/state)
 """
 from . import objtypes
 
@@ -53,6 +54,8 @@ def handle_control(server, method, path, args, body):
         return 200, sim.objects(args["type"][-1])
     if route == ("POST", "/_sim/users"):
         return 201, add_user(sim, body).describe()
+    if route == ("POST", "/_sim/settings"):
+        return 200, _settings(sim, body)
     if route == ("GET", "/_sim/users"):
         return 200, [u.describe() for u in sim.users.values()]
     return 404, {"error": "unknown simulator control path %s %s" % route}
@@ -80,7 +83,19 @@ def _add_rule(sim, body):
     return rule.describe()
 
 
+def _settings(sim, body):
+    if not isinstance(body, dict) or set(body) - {"request_rollback"}:
+        raise ValueError("settings: a JSON object with request_rollback")
+    if "request_rollback" in body:
+        if not isinstance(body["request_rollback"], bool):
+            raise ValueError("request_rollback must be true or false")
+        with sim.lock:
+            sim.request_rollback = body["request_rollback"]
+    return {"request_rollback": sim.request_rollback}
+
+
 def _state(sim):
     with sim.lock:
         counts = {t: sim.store.count(t) for t in objtypes.SCHEMAS}
-        return {"restart_needed": sim.restart_needed, "restarts": list(sim.restarts), "counts": counts}
+        return {"restart_needed": sim.restart_needed, "restarts": list(sim.restarts), "counts": counts,
+                "request_rollback": sim.request_rollback}

@@ -41,6 +41,9 @@ class Simulator:
         self._version = DEFAULT_VERSION  # WAPI version of the call being handled
         self._user = None  # the User of the call being handled (None: internal, a superuser)
         self.users = {}  # name -> permissions.User; kept across reset() (configuration)
+        # multi-object request failing at item N: undo items 0..N-1 (True) or keep them (False);
+        # a setting, kept across reset()
+        self.request_rollback = True
         self.reset()
 
     # ================================================================ state management
@@ -633,7 +636,10 @@ class Simulator:
 
     # ================================================================ multi-object /request
     def multi_request(self, body):
-        """Single object body: executed like a plain call. List: all-or-nothing (see docs)."""
+        """Single object body: executed like a plain call. List: items in order; when one fails,
+        the answer is its error with its ``index``, and the items before it are undone
+        (``request_rollback`` True, the default) or stay applied (False). What NIOS does is not
+        documented: both modes exist so that clients can be tested against either."""
         if isinstance(body, dict):
             status, payload, changed = self._request_item(body, {}, 0)
             if changed and self.on_change:
@@ -652,12 +658,15 @@ class Simulator:
                 changed = changed or item_changed
                 if not (isinstance(item, dict) and item.get("discard")) and payload is not None:
                     results.append(payload)
-        except errors.WapiError as exc:
-            self.store.rollback()
-            exc.extra["index"] = index
-            raise
-        except Exception:
-            self.store.rollback()
+        except Exception as exc:
+            if isinstance(exc, errors.WapiError):
+                exc.extra["index"] = index
+            if self.request_rollback:
+                self.store.rollback()
+            else:
+                self.store.commit()  # the items before the failing one stay
+                if changed and self.on_change:
+                    self.on_change()
             raise
         self.store.commit()
         if changed and self.on_change:
