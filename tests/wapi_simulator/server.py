@@ -8,10 +8,13 @@ NIOS's "Version X not supported" error.
 
 Implemented: HTTP Basic auth + ``ibapauth`` cookie sessions, logout; objects ``zone_auth``,
 ``record:a``, ``record:aaaa``, ``record:cname``, ``record:txt``, ``record:srv``, ``record:host``,
-``view``, ``extensibleattributedef``, ``grid`` (``restartservices``); searches with modifiers
+``record:alias``, ``sharedrecordgroup``, ``sharedrecord:cname``, ``view``,
+``extensibleattributedef``, ``grid`` (``restartservices``), ``restartservicestatus``; host
+aliases and shared CNAMEs under the CNAME rule; sub-zones; searches with modifiers
 (``~ : ! < >``), EA searches (``*Name=value``), ``_return_fields[+]``, ``_max_results``,
 paging, ``_return_as_object``; POST/PUT/DELETE with NIOS's validation and error bodies;
-the multi-object ``request`` endpoint (all-or-nothing, see docs/wapi-simulator.md);
+the multi-object ``request`` endpoint (all-or-nothing or, with ``sim.request_rollback = False``,
+keeping the items before a failing one); users with NIOS-like permissions (403 HTML pages);
 fault injection and a request log (Python API on ``Simulator`` and HTTP under ``/_sim/``);
 optional JSON state file.
 
