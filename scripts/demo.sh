@@ -72,6 +72,12 @@ start_nios() {
     curl -fsS --cacert "$demo/nios-tls/wapi-simulator-ca.pem" -u admin:infoblox -H 'Content-Type: application/json' \
       -d '{"fqdn": "geant.services", "view": "default"}' "$wapi/zone_auth" >/dev/null
   fi
+  # So is the owner extensible attribute, which only a NIOS superuser may define (docs/permissions.md).
+  if [ "$(curl -fsS --cacert "$demo/nios-tls/wapi-simulator-ca.pem" -u admin:infoblox "$wapi/extensibleattributedef?name=ManagedBy")" = "[]" ]; then
+    curl -fsS --cacert "$demo/nios-tls/wapi-simulator-ca.pem" -u admin:infoblox -H 'Content-Type: application/json' \
+      -d '{"name": "ManagedBy", "type": "STRING", "comment": "Records managed by geant.consul_dns"}' \
+      "$wapi/extensibleattributedef" >/dev/null
+  fi
   echo "demo: Infoblox WAPI stand-in on $wapi (admin/infoblox, CA $demo/nios-tls/wapi-simulator-ca.pem)"
 }
 

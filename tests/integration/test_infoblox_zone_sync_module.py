@@ -42,6 +42,7 @@ def bed(consul_dev, nios_server):
     wapi_simulator = nios_server
     requests.post(wapi_simulator.wapi_url() + "zone_auth", json={"fqdn": ZONE}, verify=wapi_simulator.ca_path,
                   auth=(wapi_simulator.username, wapi_simulator.password), timeout=10).raise_for_status()
+    wapi_simulator.sim.define_ea("ManagedBy")  # the superuser's one-time step (docs/permissions.md)
     for sid, address in (("crowd1", "1.1.1.10"), ("crowd2", "1.1.1.11")):
         consul_dev.register_service({"Name": "crowd", "ID": sid, "Address": address,
                                      "Check": {"CheckID": sid, "TTL": "10m", "Status": "passing"}})
@@ -144,3 +145,37 @@ def test_zone_file_as_source_canonical_and_hand_edited(bed, tmp_path):
     broken = run_playbook(FROM_FILE, dict(extra, zone_file=str(path)), json_output=True)
     assert broken.rc != 0 and "is not a valid zone geant.services" in broken.output
     assert a_records(nios) == ["1.1.1.10"]
+
+
+ADOPT = PLAYBOOK + """        adopt_unowned: "{{ adopt | default(false) }}"
+        on_conflict: "{{ on_conflict | default('warn') }}"
+"""
+
+
+def test_existing_records_adoption_report_take_over_and_conflicts(bed):
+    """docs/adopting.md through the module: a hand-made A record with another address beside a host record
+    that serves a healthy one; check mode lists what would be taken over; conflicts fail with on_conflict=fail."""
+    _consul, nios, extra = bed
+    auth = dict(verify=nios.ca_path, auth=(nios.username, nios.password), timeout=10)
+    requests.post(nios.wapi_url() + "record:host", json={"name": "crowd." + ZONE, "ipv4addrs": [{"ipv4addr": "1.1.1.10"}]},
+                  **auth).raise_for_status()
+    requests.post(nios.wapi_url() + "record:a", json={"name": "crowd." + ZONE, "ipv4addr": "1.1.1.99"},
+                  **auth).raise_for_status()
+
+    warned = sync_result(run_playbook(ADOPT, extra, json_output=True))
+    assert warned["status"] == "conflicts"
+    assert [(c["kind"], c["record"]["value"]) for c in warned["conflicts"]] == [("stale", "1.1.1.99")]
+    assert a_records(nios) == ["1.1.1.11", "1.1.1.99"]  # 1.1.1.10 is the host record's: not added beside it
+
+    failed = run_playbook(ADOPT, dict(extra, on_conflict="fail"), json_output=True)
+    assert failed.rc != 0 and "1 conflict(s) with records the collection does not own" in failed.output
+
+    checked = sync_result(run_playbook(ADOPT, dict(extra, adopt=True), args=["--check", "--diff"], json_output=True))
+    assert [(e["action"], e["value"]) for e in checked["adoption"]] == [
+        ("delete_taken_over", "1.1.1.99"), ("equivalent", "1.1.1.10"), ("unchanged", "1.1.1.11")]
+    assert "crowd.geant.services. (zone) IN A 1.1.1.99 ; unowned" in checked["diff"]["before"]
+    assert a_records(nios) == ["1.1.1.11", "1.1.1.99"]  # --check wrote nothing
+
+    adopted = sync_result(run_playbook(ADOPT, dict(extra, adopt=True), json_output=True))
+    assert adopted["status"] == "ok" and adopted["counts"]["deleted"] == 1
+    assert a_records(nios) == ["1.1.1.11"]

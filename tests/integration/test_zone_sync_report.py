@@ -7,8 +7,9 @@ import os
 import stat
 
 import pytest
+import requests
 
-from tests.integration.zone_sync_bed import SyncBed, failure_messages, nios_create_zone, sync_result
+from tests.integration.zone_sync_bed import SyncBed, failure_messages, nios_addresses, nios_create_zone, sync_result
 
 prometheus_parser = pytest.importorskip("prometheus_client.parser")
 
@@ -174,3 +175,40 @@ def test_report_off(bed):
     result = sync.run(consul_dns_report_file=None, consul_dns_metrics_file="")
     assert result.rc == 0, failure_messages(result)
     assert not (sync.tmp / "last_sync.json").exists() and not (sync.tmp / "textfile").exists()
+
+
+def test_conflicts_are_never_a_silent_success(bed):
+    """A CNAME at a published name (docs/adopting.md): the rest is published, and the run's status, the
+    result, the report, the metric and the warnings name it; check mode shows the adoption report first;
+    with on_conflict=fail the run fails after publishing the rest."""
+    consul, nios, sync = bed
+    requests.post(nios.wapi_url() + "record:cname", json={"name": "cacti." + ZONE, "canonical": "old.geant.net"},
+                  verify=nios.ca_path, auth=(nios.username, nios.password), timeout=10).raise_for_status()
+    checked = sync.run(args=["--check"])
+    assert checked.rc == 0, failure_messages(checked) or checked
+    adoption = sync_result(checked)["adoption"][ZONE]
+    assert {"fqdn": "cacti." + ZONE, "type": "A", "value": "1.1.1.20", "action": "blocked"} == dict(
+        (k, v) for k, v in [e for e in adoption if e["fqdn"] == "cacti." + ZONE][0].items() if k != "reason")
+    assert [e["action"] for e in adoption if e["fqdn"] == "crowd." + ZONE] == ["create", "create"]
+    assert not (sync.tmp / "last_sync.json").exists()
+
+    result = sync.run()
+    assert result.rc == 0, failure_messages(result) or result
+    task = sync_result(result)
+    assert task["status"] == "conflicts" and task["zones"][ZONE]["status"] == "conflicts"
+    assert [(c["fqdn"], c["value"], c["kind"]) for c in task["zones"][ZONE]["push"]["conflict_records"]] == [
+        ("cacti." + ZONE, "1.1.1.20", "blocked")]
+    assert "cacti.geant.services: unowned CNAME" in result.output  # a warning of the task
+    report = summary(sync)
+    assert report["status"] == "conflicts" and report["totals"]["conflicts"] == 1
+    assert report["zones"][ZONE]["push"]["conflict_records"][0]["fqdn"] == "cacti." + ZONE
+    assert metric(metrics(sync), "consul_dns_zone_conflicts", zone=ZONE) == 1
+    assert "crowd." + ZONE in nios_addresses(nios, ZONE) and "cacti." + ZONE not in nios_addresses(nios, ZONE)
+
+    consul.register_service({"Name": "crowd", "ID": "crowd3", "Address": "1.1.1.12",
+                             "Check": {"CheckID": "crowd3", "TTL": "10m", "Status": "passing"}})
+    failed = sync.run(consul_dns_infoblox_on_conflict="fail")
+    assert failed.rc != 0
+    assert "1 conflict(s) with records the collection does not own" in " ".join(failure_messages(failed))
+    assert nios_addresses(nios, ZONE)["crowd." + ZONE] == ["1.1.1.10", "1.1.1.11", "1.1.1.12"]
+    assert summary(sync)["status"] == "failed"

@@ -134,8 +134,10 @@ def nios_addresses(nios, zone):
 
 
 def nios_create_zone(nios, zone):
+    """The operator's part: the zone, and the owner EA a superuser defines once (docs/permissions.md)."""
     requests.post(nios.wapi_url() + "zone_auth", json={"fqdn": zone}, verify=nios.ca_path,
                   auth=(nios.username, nios.password), timeout=10).raise_for_status()
+    nios.sim.define_ea("ManagedBy")
 
 
 def nios_writes(nios):

@@ -239,7 +239,10 @@ def test_a_missing_owner_ea_definition_falls_back_to_a_full_stage(client):
     known = full_sync(client, zone(big_zone(3)))
     ea = [o for o in client.sim.objects("extensibleattributedef") if o["name"] == "ManagedBy"][0]
     client.sim.handle("DELETE", ea["_ref"], {}, None)
-    staged = stage_push(client, ZONE, "default", zone(big_zone(3)), POLICY, names=fqdns("svc01"), known=known)
+    with pytest.raises(push.SyncError, match="ManagedBy is not defined"):  # the full stage says what is missing
+        stage_push(client, ZONE, "default", zone(big_zone(3)), POLICY, names=fqdns("svc01"), known=known)
+    staged = stage_push(client, ZONE, "default", zone(big_zone(3)), POLICY, names=fqdns("svc01"), known=known,
+                        create_owner_ea=True)
     assert staged.scope is None and any("ManagedBy" in w for w in staged.warnings)
 
 

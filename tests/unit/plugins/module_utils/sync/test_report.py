@@ -93,7 +93,10 @@ def test_outcome_of_a_full_run():
                                 "previous_serial": 2025112501, "changed": True, "records": 3, "added": 1,
                                 "removed": 1}
     assert out["pushed"] and out["push"] == {"created": 1, "updated": 2, "deleted": 1, "unchanged": 5, "skipped": 1,
-                                             "conflicts": 1, "requests": 1, "changed": True}
+                                             "conflicts": 1, "requests": 1, "changed": True, "conflict_records": [
+                                                 {"fqdn": "www.geant.services", "type": None, "value": None,
+                                                  "kind": "blocked", "reason": "CNAME"}]}
+    assert out["status"] == "conflicts"
     assert out["changes"] == {"created": 1, "updated": 2, "deleted": 1} and out["changes_source"] == "infoblox"
     assert out["changed"] and out["state_written"] and out["bootstrap"] is False
     json.dumps(out)  # plain data
@@ -103,8 +106,9 @@ def test_lists_may_be_given_as_counts():
     """The playbook passes lengths instead of thousands of records; a Python caller passes the lists."""
     slim = desired_result(records=3, published=3, added=1, withdrawn=1, pending=1, in_grace=0, kept=0)
     assert zone_outcome(ZONE, slim, file_result(added=1, removed=1), push_result(plan={"conflicts": []})) == \
-        dict(zone_outcome(ZONE, desired_result(), file_result(), push_result()),
-             push=dict(zone_outcome(ZONE, desired_result(), file_result(), push_result())["push"], conflicts=0))
+        dict(zone_outcome(ZONE, desired_result(), file_result(), push_result()), status="ok",
+             push=dict(zone_outcome(ZONE, desired_result(), file_result(), push_result())["push"], conflicts=0,
+                       conflict_records=[]))
 
 
 def test_conflicts_as_a_key_of_their_own():
