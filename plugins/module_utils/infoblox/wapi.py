@@ -99,8 +99,8 @@ def _error_from_response(response, what):
         return WapiForbidden("WAPI %s refused: the account lacks a NIOS permission (see the collection's "
                              "docs/permissions.md): %s" % (what, detail), 400, code, text)
     if response.status_code == 403:
-        return WapiForbidden("WAPI %s refused: HTTP 403, the account lacks the NIOS permission for it (see the "
-                             "collection's docs/permissions.md)%s" % (what, "" if not detail else ": %s" % detail),
+        return WapiForbidden("WAPI %s refused: HTTP 403, the account lacks a NIOS permission (see the collection's "
+                             "docs/permissions.md)%s" % (what, "" if not detail else ": %s" % detail),
                              403, code, text)
     if response.status_code >= 500:
         return WapiUnavailable(message, response.status_code, code, text)
