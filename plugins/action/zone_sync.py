@@ -19,6 +19,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul.client import HAS_CONSUL
+from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.plan import adoption_line
 from ansible_collections.geant.consul_dns.plugins.module_utils.sync.engine import SyncEngine
 from ansible_collections.geant.consul_dns.plugins.module_utils.sync.lock_keeper import holder_name
 from ansible_collections.geant.consul_dns.plugins.module_utils.sync.settings import (
@@ -79,6 +80,8 @@ class ActionModule(ActionBase):
         adoption = dict((o.zone, o.adoption) for o in run.outcomes if o.adoption is not None)
         if adoption:
             result["adoption"] = adoption
+            result["adoption_lines"] = ["%s: %s" % (zone, adoption_line(entry))
+                                        for zone in sorted(adoption) for entry in adoption[zone]]
         if diffs:
             result["diff"] = diffs
         if run.report_error:

@@ -127,6 +127,12 @@ adoption:
     geant.services:
       - {fqdn: crowd.geant.services, type: A, value: 1.1.1.10, action: equivalent,
          reason: served by an unowned host record}
+adoption_lines:
+  description: RV(adoption) as lines of text (the playbook prints them in check mode as C(Adoption report)).
+  returned: in check mode, with Infoblox configured
+  type: list
+  elements: str
+  sample: ["geant.services: cacti.geant.services A 1.1.1.20: blocked (unowned CNAME cacti.geant.services ...)"]
 decisions:
   description:
     - Per zone, the damping's decisions with their addresses, as M(geant.consul_dns.consul_zone_records) returns

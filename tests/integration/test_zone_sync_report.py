@@ -190,6 +190,7 @@ def test_conflicts_are_never_a_silent_success(bed):
     assert {"fqdn": "cacti." + ZONE, "type": "A", "value": "1.1.1.20", "action": "blocked"} == dict(
         (k, v) for k, v in [e for e in adoption if e["fqdn"] == "cacti." + ZONE][0].items() if k != "reason")
     assert [e["action"] for e in adoption if e["fqdn"] == "crowd." + ZONE] == ["create", "create"]
+    assert "geant.services: cacti.geant.services A 1.1.1.20: blocked (unowned CNAME" in checked.output  # printed
     assert not (sync.tmp / "last_sync.json").exists()
 
     result = sync.run()

@@ -255,6 +255,11 @@ class Plan(object):
                 "after_header": "%s (owned records after sync)" % self.zone}
 
 
+def adoption_line(entry):
+    """One entry of :meth:`Plan.adoption_report` as a line of text for a job's output."""
+    return "%s %s %s: %s (%s)" % (entry["fqdn"], entry["type"], entry["value"], entry["action"], entry["reason"])
+
+
 def _update_text(old, want):
     parts = []
     if old.ttl != want.ttl:

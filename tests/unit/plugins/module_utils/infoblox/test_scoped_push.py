@@ -265,3 +265,24 @@ def test_knowledge_follows_the_commits(client):
     after = staged.knowledge()
     assert after.owned == {"svc00." + ZONE: 1, "svc01." + ZONE: 2, "svc02." + ZONE: 2, "svc09." + ZONE: 1}
     assert known.owned["svc00." + ZONE] == 2  # the knowledge a stage started from is not changed
+
+
+def test_a_scoped_stage_knows_host_aliases_shared_cnames_and_sub_zones_from_the_last_full_read(client):
+    """They cannot be searched by name: the full read's knowledge blocks them in a name-scoped stage."""
+    sim = client.sim
+    sim.handle("POST", "record:host", {}, {"name": "web01." + ZONE, "ipv4addrs": [{"ipv4addr": "10.5.5.5"}],
+                                           "aliases": ["bod." + ZONE]})
+    sim.handle("POST", "sharedrecordgroup", {}, {"name": "common", "zone_associations": [ZONE]})
+    sim.handle("POST", "sharedrecord:cname", {}, {"name": "shared", "canonical": "x.example.org",
+                                                  "shared_record_group": "common"})
+    sim.handle("POST", "zone_auth", {}, {"fqdn": "prod." + ZONE})
+    desired = big_zone(2)
+    known = full_sync(client, zone(desired))
+    desired.update({"bod": ["10.0.8.1"], "shared": ["10.0.8.2"], "app.prod": ["10.0.8.3"]})
+    staged = stage_push(client, ZONE, "default", zone(desired), POLICY, names=fqdns("bod", "shared", "app.prod"),
+                        known=known)
+    assert staged.scope is not None  # name-scoped, not a full read
+    assert sorted(c["record"]["fqdn"] for c in staged.plan.conflicts) == fqdns("app.prod", "bod", "shared")
+    assert not staged.plan.creates
+    staged.commit()
+    assert staged.knowledge().occupants.subzones == ["prod." + ZONE]  # carried on to the next stage
