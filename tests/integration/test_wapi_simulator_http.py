@@ -402,7 +402,7 @@ def test_disable_and_inherited_ttl_over_http(wapi):
 
 
 # ------------------------------------------------------------------ users and permissions
-def test_user_without_write_permission_gets_403_html(wapi_simulator, wapi):
+def test_write_without_permission_is_400_json_as_nios_sends_it(wapi_simulator, wapi):
     ref = add_a(wapi, "a.geant.services", "10.0.0.1")
     wapi_simulator.sim.add_user("reader", "secret", permissions=[{"object": "record:a", "permission": "READ"}])
     reader = WapiTestClient(wapi_simulator)
@@ -410,13 +410,48 @@ def test_user_without_write_permission_gets_403_html(wapi_simulator, wapi):
     assert [r["_ref"] for r in reader.get("record:a").json()] == [ref]
     cookie = reader.session.cookies.get("ibapauth")
     assert ",su=0," in cookie and "user=reader" in cookie
+    text = ("Write permission for the resource record type 'A' in the zone 'geant.services' is required for this "
+            "operation.")
     denied = reader.post("record:a", json={"name": "b.geant.services", "ipv4addr": "10.0.0.2"})
+    assert denied.status_code == 400 and denied.headers["Content-Type"] == "application/json"
+    assert denied.json() == {"Error": "AdmConDataError: None (IBDataConflictError: IB.Data.Conflict:%s)" % text,
+                             "code": "Client.Ibap.Data.Conflict", "text": text}  # external-dns#1370
+    assert reader.delete(ref).json()["text"] == text
+    assert reader.put(ref, json={"comment": "x"}).status_code == 400
+    in_request = reader.post("request", json=[
+        {"method": "POST", "object": "record:a", "data": {"name": "c.geant.services", "ipv4addr": "10.0.0.3"}}])
+    assert in_request.status_code == 400 and in_request.json() == dict(denied.json(), index=0)
+    assert reader.get("zone_auth").json() == []  # nothing granted: silently empty
+    ea = reader.post("extensibleattributedef", json={"name": "Site", "type": "STRING"})
+    assert (ea.status_code, ea.json()["code"]) == (400, "Client.Ibap.Data.Conflict")
+    assert "Only superusers can manage extensible attribute definition" in ea.json()["text"]
+
+
+def test_read_by_ref_of_an_unreadable_object_is_403_html(wapi_simulator, wapi):
+    ref = add_a(wapi, "a.geant.services", "10.0.0.1")
+    wapi_simulator.sim.add_user("none", "secret")
+    nobody = WapiTestClient(wapi_simulator, auth=False)
+    nobody.session.auth = ("none", "secret")
+    assert nobody.get("record:a").json() == []
+    denied = nobody.get(ref)
     assert denied.status_code == 403 and denied.headers["Content-Type"].startswith("text/html")
     assert "<title>403 Forbidden</title>" in denied.text
-    assert "You don't have permission to access /wapi/v2.12/record:a" in denied.text
-    assert reader.delete(ref).status_code == 403
-    assert reader.get("zone_auth").json() == []  # nothing granted: silently empty
-    assert wapi_simulator.sim.log.entries()[-3]["status"] == 403
+    assert "You don't have permission to access /wapi/v2.12/%s" % ref in denied.text
+
+
+def test_user_without_api_access_gets_403_html_on_every_call(wapi_simulator, wapi):
+    wapi.control("POST", "users", json={"name": "gui", "password": "pw", "superuser": True,
+                                        "access_method": ["GUI", "CLI"]})
+    gui = WapiTestClient(wapi_simulator, auth=False)
+    gui.session.auth = ("gui", "pw")
+    for response in (gui.get("record:a"), gui.get("", params={"_schema": ""}),
+                     gui.post("zone_auth", json={"fqdn": "x.geant.services"}), gui.post("logout")):
+        assert response.status_code == 403 and response.headers["Content-Type"].startswith("text/html")
+        assert "<title>403 Forbidden</title>" in response.text
+        assert "ibapauth" not in response.headers.get("Set-Cookie", "")  # no session
+    assert "You don't have permission to access /wapi/v2.12/record:a" in gui.get("record:a").text
+    assert wapi_simulator.sim.log.entries()[-1]["status"] == 403
+    assert wapi.get("zone_auth", params={"fqdn": "x.geant.services"}).json() == []
 
 
 def test_users_over_the_control_api(wapi_simulator, wapi):

@@ -532,9 +532,26 @@ def as_user(sim, user, method, target, body=None, **args):
 
 
 def forbidden(sim, user, method, target, body=None, **args):
+    """403 (HTML over HTTP): reads by reference of unreadable objects, users without API access."""
     with pytest.raises(errors.Forbidden) as info:
         as_user(sim, user, method, target, body, **args)
     return info.value
+
+
+def refused(sim, user, method, target, body=None, **args):
+    """A write without permission: 400 Client.Ibap.Data.Conflict, the body NIOS sends."""
+    with pytest.raises(errors.WapiError) as info:
+        as_user(sim, user, method, target, body, **args)
+    err = info.value
+    assert not isinstance(err, errors.Forbidden)
+    assert (err.status, err.code) == (400, "Client.Ibap.Data.Conflict")
+    assert err.body()["Error"] == "AdmConDataError: None (IBDataConflictError: IB.Data.Conflict:%s)" % err.text
+    return err
+
+
+def write_permission_text(rr_type, zone):
+    return "Write permission for the resource record type '%s' in the zone '%s' is required for this operation." % (
+        rr_type, zone)
 
 
 @pytest.fixture
@@ -555,17 +572,33 @@ def test_permissions_scope_reads_and_writes_by_zone(sim, zoned):
     # searches show only what the user may read (prod.geant.services inherits from its parent)
     names = sorted(r["name"] for r in as_user(sim, "dns", "GET", "record:a")[1])
     assert names == ["a.geant.services", "b.prod.geant.services", "c.geant.org"]
-    # writes: allowed in geant.services and below, 403 where only READ is granted
+    # writes: allowed in geant.services and below, 400 "Write permission ..." where only READ is granted
     as_user(sim, "dns", "POST", "record:a", {"name": "n.prod.geant.services", "ipv4addr": "10.0.1.1"})
     as_user(sim, "dns", "PUT", zoned["a.geant.services"], {"comment": "mine"})
-    assert forbidden(sim, "dns", "DELETE", zoned["c.geant.org"]).status == 403
-    forbidden(sim, "dns", "POST", "record:a", {"name": "n.geant.org", "ipv4addr": "10.0.1.2"})
-    # renaming out of the writable zone
-    forbidden(sim, "dns", "PUT", zoned["a.geant.services"], {"name": "a.geant.org"})
+    err = refused(sim, "dns", "DELETE", zoned["c.geant.org"])
+    assert err.body() == {
+        "Error": "AdmConDataError: None (IBDataConflictError: IB.Data.Conflict:%s)" % write_permission_text(
+            "A", "geant.org"),
+        "code": "Client.Ibap.Data.Conflict", "text": write_permission_text("A", "geant.org")}
+    assert refused(sim, "dns", "POST", "record:a", {"name": "n.geant.org", "ipv4addr": "10.0.1.2"}).text == \
+        write_permission_text("A", "geant.org")
+    # renaming out of the writable zone: the zone it would move to is named
+    assert refused(sim, "dns", "PUT", zoned["a.geant.services"], {"name": "a.geant.org"}).text == \
+        write_permission_text("A", "geant.org")
     # other record types: nothing granted
     assert as_user(sim, "dns", "GET", "record:aaaa")[1] == []
-    forbidden(sim, "dns", "POST", "record:cname", {"name": "x.geant.services", "canonical": "y.org"})
+    assert refused(sim, "dns", "POST", "record:cname", {"name": "x.geant.services", "canonical": "y.org"}).text == \
+        write_permission_text("CNAME", "geant.services")
     assert as_user(sim, "dns", "GET", "zone_auth")[1] == []
+    # zones: "Write permission for zone ..."
+    assert refused(sim, "dns", "POST", "zone_auth", {"fqdn": "new.geant.services"}).text == \
+        "Write permission for zone 'new.geant.services' is required for this operation."
+    # other objects [unverified wording]
+    assert refused(sim, "dns", "POST", "view", {"name": "internal"}).text == \
+        "Write permission for the view 'internal' is required for this operation."
+    # a record outside every zone has no permissions to check: no parent
+    assert refused(sim, "dns", "POST", "record:a", {"name": "n.example.com", "ipv4addr": "10.0.1.3"}).text == \
+        "A parent was not found."
 
 
 def test_permissions_most_specific_wins_and_reads_by_ref(sim, zoned):
@@ -577,9 +610,12 @@ def test_permissions_most_specific_wins_and_reads_by_ref(sim, zoned):
     names = sorted(r["name"] for r in as_user(sim, "ro", "GET", "record:a")[1])
     assert names == ["a.geant.services", "c.geant.org"]
     assert as_user(sim, "ro", "GET", zoned["a.geant.services"])[1]["name"] == "a.geant.services"
-    forbidden(sim, "ro", "GET", zoned["b.prod.geant.services"])  # by ref: 403, not an empty answer
+    assert forbidden(sim, "ro", "GET", zoned["b.prod.geant.services"]).status == 403  # by ref: not an empty answer
     as_user(sim, "ro", "DELETE", zoned["c.geant.org"])
-    forbidden(sim, "ro", "DELETE", zoned["a.geant.services"])
+    refused(sim, "ro", "DELETE", zoned["a.geant.services"])
+    # a write on an object the user cannot even read is refused the same way
+    assert refused(sim, "ro", "PUT", zoned["b.prod.geant.services"], {"comment": "x"}).text == \
+        write_permission_text("A", "prod.geant.services")
     # paged and limited searches see the filtered set too
     page = as_user(sim, "ro", "GET", "record:a", _paging="1", _return_as_object="1", _max_results="5")[1]
     assert [r["name"] for r in page["result"]] == ["a.geant.services"]
@@ -589,10 +625,17 @@ def test_extensible_attribute_definitions_only_superusers_change(sim):
     sim.add_user("ea", "pw", permissions=[{"object": "extensibleattributedef", "permission": "WRITE"}])
     sim.add_user("nobody", "pw")
     assert [d["name"] for d in as_user(sim, "nobody", "GET", "extensibleattributedef")[1]] == ["Owner"]
-    forbidden(sim, "ea", "POST", "extensibleattributedef", {"name": "Site", "type": "STRING"})
+    err = refused(sim, "ea", "POST", "extensibleattributedef", {"name": "Site", "type": "STRING"})
+    assert err.body() == {  # terraform-provider-infoblox#346
+        "Error": "AdmConDataError: None (IBDataConflictError: IB.Data.Conflict:Cannot create extensible attribute "
+                 "definition 'Site'. Only superusers can manage extensible attribute definition)",
+        "code": "Client.Ibap.Data.Conflict",
+        "text": "Cannot create extensible attribute definition 'Site'. Only superusers can manage extensible "
+                "attribute definition"}
     ref = call(sim, "GET", "extensibleattributedef", name="Owner")[1][0]["_ref"]
-    forbidden(sim, "ea", "PUT", ref, {"comment": "x"})
-    forbidden(sim, "ea", "DELETE", ref)
+    assert refused(sim, "ea", "PUT", ref, {"comment": "x"}).text.startswith(
+        "Cannot modify extensible attribute definition 'Owner'.")
+    assert refused(sim, "ea", "DELETE", ref).text.startswith("Cannot delete extensible attribute definition 'Owner'.")
     sim.add_user("root", "pw", superuser=True)
     as_user(sim, "root", "POST", "extensibleattributedef", {"name": "Site", "type": "STRING"})
 
@@ -604,7 +647,8 @@ def test_grid_functions_need_grid_write(sim):
     assert as_user(sim, "nobody", "GET", "grid")[1] == []
     [grid] = as_user(sim, "reader", "GET", "grid")[1]
     assert as_user(sim, "reader", "GET", "restartservicestatus")[1][0]["dns_status"] == "YES"
-    forbidden(sim, "reader", "POST", grid["_ref"], {}, _function="restartservices")
+    assert refused(sim, "reader", "POST", grid["_ref"], {}, _function="restartservices").text == \
+        "Write permission for the grid 'Infoblox' is required for this operation."
     as_user(sim, "restarter", "POST", grid["_ref"], {}, _function="restartservices")
     assert sim.restarts and sim.restart_needed is False
 
@@ -616,11 +660,24 @@ def test_request_applies_permissions_to_each_item(sim, zoned):
         {"method": "GET", "object": "record:a", "data": {"name~": "^c"}},
         {"method": "POST", "object": "record:a", "data": {"name": "n.geant.org", "ipv4addr": "10.0.2.2"}},
     ]
-    err = forbidden(sim, "dns", "POST", "request", body)
-    assert err.body()["index"] == 2
+    err = refused(sim, "dns", "POST", "request", body)
+    assert err.body()["index"] == 2 and err.text == write_permission_text("A", "geant.org")
     assert call(sim, "GET", "record:a", name="n.geant.services")[1] == []  # rolled back
     status, [created, found] = as_user(sim, "dns", "POST", "request", body[:2])
     assert status == 200 and created.startswith("record:a/") and found == []  # c.geant.org is not readable
+
+
+def test_user_without_api_access_is_refused_every_call(sim, zoned):
+    sim.add_user("gui", "pw", superuser=True, access_method=["GUI"])
+    for method, target, body, args in (("GET", "record:a", None, {}), ("GET", "", None, {"_schema": ""}),
+                                       ("GET", zoned["a.geant.services"], None, {}),
+                                       ("POST", "record:a", {"name": "n.geant.services", "ipv4addr": "10.0.3.1"}, {}),
+                                       ("POST", "request", [], {})):
+        assert forbidden(sim, "gui", method, target, body, **args).status == 403
+    assert sim.users["gui"].describe()["access_method"] == ["GUI"]
+    assert sim.add_user("api", "pw").describe()["access_method"] == ["API"]  # the default
+    with pytest.raises(ValueError):
+        sim.add_user("bad", "pw", access_method=["WEB"])
 
 
 def test_default_caller_is_a_superuser_and_permission_specs_are_checked(sim):

@@ -37,7 +37,8 @@ def parse_args(argv=None):
     parser.add_argument("--define-ea", action="append", default=[], metavar="NAME",
                         help="extensible attribute definition (STRING) to create at start; repeatable")
     parser.add_argument("--add-user", action="append", default=[], metavar="JSON", type=json.loads,
-                        help='another API user: {"name", "password", "superuser", "permissions", "group"}; '
+                        help='another API user: {"name", "password", "superuser", "permissions", "group", '
+                             '"access_method"}; '
                              "repeatable")
     parser.add_argument("--users-file", metavar="FILE", help="JSON list of users as for --add-user")
     parser.add_argument("--request-rollback", choices=("on", "off"), default="on",

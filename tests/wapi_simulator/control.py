@@ -12,13 +12,14 @@ No authentication, not logged, never affected by faults.
   POST   /_sim/sessions/expire     forget all ibapauth cookies
   GET    /_sim/objects?type=T      every readable field of every object of type T
   POST   /_sim/users               add/replace an API user {"name", "password", "superuser",
-                                   "permissions": [{"object", "permission", "zone", "view"}], "group"}
+                                   "permissions": [{"object", "permission", "zone", "view"}], "group",
+                                   "access_method": ["API", ...]}
   GET    /_sim/users               users (no passwords)
   POST   /_sim/settings            {"request_rollback": true|false} (shown by GET /_sim/state)
 """
 from . import objtypes
 
-USER_KEYS = {"name", "password", "superuser", "permissions", "group"}
+USER_KEYS = {"name", "password", "superuser", "permissions", "group", "access_method"}
 RULE_KEYS = {"action", "count", "method", "path", "status", "body", "content_type", "delay", "index",
              "code", "text"}
 
@@ -69,7 +70,8 @@ def add_user(sim, spec):
     if unknown:
         raise ValueError("unknown user keys: %s" % ", ".join(sorted(unknown)))
     return sim.add_user(spec["name"], spec["password"], superuser=spec.get("superuser", False),
-                        permissions=spec.get("permissions", ()), group=spec.get("group"))
+                        permissions=spec.get("permissions", ()), group=spec.get("group"),
+                        access_method=spec.get("access_method", ("API",)))
 
 
 def _add_rule(sim, body):

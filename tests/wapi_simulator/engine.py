@@ -22,6 +22,10 @@ GRID_MEMBER = "infoblox.localdomain"  # NIOS's default member host name
 RESTART_OPTIONS = ("RESTART_IF_NEEDED", "FORCE_RESTART")
 RESTART_SERVICES = ("ALL", "DNS", "DHCP", "DHCPV4", "DHCPV6")
 RESTART_MODES = ("GROUPED", "SEQUENTIAL", "SIMULTANEOUS")
+# resource record types as NIOS names them in "Write permission for the resource record type 'A'
+# in the zone ..." (A and TXT are attested; the others follow the permission resource_type names)
+RR_TYPE_NAMES = {"record:a": "A", "record:aaaa": "AAAA", "record:cname": "CNAME", "record:txt": "TXT",
+                 "record:srv": "SRV", "record:host": "HOST", "record:alias": "ALIAS"}
 
 
 class Cursor:
@@ -124,6 +128,8 @@ class Simulator:
             self._version = version
             self._user = self.users[user] if isinstance(user, str) else user
             try:
+                if self._user is not None and not self._user.api:
+                    raise errors.forbidden()  # the admin group has no API access
                 if target == "request":
                     if method != "POST":
                         raise errors.proto_error("The request object supports only POST")
@@ -136,9 +142,10 @@ class Simulator:
                 self._user, self._version = None, DEFAULT_VERSION
 
     # ================================================================ users and permissions
-    def add_user(self, name, password, superuser=False, permissions=(), group=None):
-        """Add (or replace) an API user; see permissions.py for the permission format."""
-        new = access.User(name, password, superuser, permissions, group)
+    def add_user(self, name, password, superuser=False, permissions=(), group=None, access_method=("API",)):
+        """Add (or replace) an API user; see permissions.py for the permission format.
+        ``access_method`` without ``"API"``: every WAPI call answers 403 (HTML)."""
+        new = access.User(name, password, superuser, permissions, group, access_method)
         with self.lock:
             self.users[name] = new
         return new
@@ -168,9 +175,34 @@ class Simulator:
             zone = obj["fqdn"]
         return user.level(kind, zone, obj.get("view"))
 
-    def _require(self, obj, level):
-        if self._level(obj) < level:
+    def _require_read(self, obj):
+        """A read by reference of an object the user may not read: 403 HTML (a choice: NIOS's
+        answer is [unverified]; searches leave such objects out instead)."""
+        if self._level(obj) < access.READ:
             raise errors.forbidden()
+
+    def _require_write(self, obj, action):
+        """A write (``action``: create/modify/delete) the user may not make: 400 JSON
+        ``Client.Ibap.Data.Conflict`` "Write permission for ... is required for this operation."
+        (external-dns#1370); EA definitions: "Only superusers can manage ..." (t-p-infoblox#346)."""
+        if self._level(obj) >= access.WRITE:
+            return
+        kind = obj["_type"]
+        if kind == "extensibleattributedef":
+            raise errors.ea_definition_forbidden(action, obj.get("name"))
+        if objtypes.is_record(kind):
+            zone = self.store.zone_of(obj["view"], obj["name"])
+            if zone is None:
+                raise errors.parent_not_found()  # no zone to hold permissions: the record cannot exist
+            raise errors.write_forbidden("the resource record type '%s' in the zone '%s'"
+                                         % (RR_TYPE_NAMES[kind], zone))
+        if kind == "zone_auth":
+            raise errors.write_forbidden("zone '%s'" % obj["fqdn"])
+        if kind == "sharedrecord:cname":
+            raise errors.write_forbidden("the shared record type 'CNAME' in the shared record group '%s'"
+                                         % obj.get("shared_record_group"))
+        label = {"sharedrecordgroup": "shared record group"}.get(kind, kind)
+        raise errors.write_forbidden("the %s '%s'" % (label, obj.get(objtypes.name_field(kind))))
 
     def _readable(self, objs):
         if self._user is None or self._user.superuser:
@@ -228,7 +260,7 @@ class Simulator:
 
     def get_ref(self, ref, args):
         obj = self._lookup(ref)
-        self._require(obj, access.READ)
+        self._require_read(obj)
         criteria, control = query.parse_search(obj["_type"], args)
         if criteria:
             raise errors.unknown_field(criteria[0].field)
@@ -335,7 +367,7 @@ class Simulator:
         if "ttl" in body and "use_ttl" not in body:
             obj["use_ttl"] = True  # writing a value switches its use flag on (see docs)
         obj.pop("restart_if_needed", None)
-        self._require(obj, access.WRITE)
+        self._require_write(obj, "create")
         self._validate(obj, exclude_id=None)
         if "creation_time" in schema:
             obj["creation_time"] = int(time.time())
@@ -345,7 +377,7 @@ class Simulator:
 
     def update(self, ref, args, body):
         old = self._lookup(ref)
-        self._require(old, access.WRITE)
+        self._require_write(old, "modify")
         control = self._write_control(old["_type"], args)
         if old["_type"] == "view" and old.get("is_default") and "name" in (body or {}):
             raise errors.proto_error("The default view cannot be renamed")
@@ -355,7 +387,7 @@ class Simulator:
         if "ttl" in (body or {}) and "use_ttl" not in body:
             new["use_ttl"] = True
         new.pop("restart_if_needed", None)
-        self._require(new, access.WRITE)  # e.g. renamed into another zone
+        self._require_write(new, "modify")  # e.g. renamed into another zone
         self._validate(new, exclude_id=old["_id"])
         self.store.replace(old["_id"], new)
         if new["_type"] == "sharedrecordgroup" and new["name"] != old["name"]:
@@ -392,7 +424,7 @@ class Simulator:
 
     def delete(self, ref, args):
         obj = self._lookup(ref)
-        self._require(obj, access.WRITE)
+        self._require_write(obj, "delete")
         kind = obj["_type"]
         for key in args:
             if key.startswith("_") and key not in query.CONTROL_ARGS:
@@ -612,10 +644,10 @@ class Simulator:
         objtype, _sep, rest = target.partition("/")
         function = args["_function"][-1]
         if objtype == "grid" and rest and function == "restartservices":
-            self._require(self._lookup(target), access.WRITE)
+            self._require_write(self._lookup(target), "modify")
             return self._restart_services(self._body_dict(body))
         if objtype == "grid" and rest and function == "requestrestartservicestatus":
-            self._require(self._lookup(target), access.WRITE)
+            self._require_write(self._lookup(target), "modify")
             return {}
         raise errors.proto_error("Function %s is not supported on %s" % (function, objtype))
 

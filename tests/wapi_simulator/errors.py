@@ -27,7 +27,10 @@ class WapiError(Exception):
 
 
 class Forbidden(WapiError):
-    """No permission: NIOS answers 403 with an Apache HTML page, not JSON (external-dns#3234).
+    """403 with Apache's HTML page, not JSON (external-dns#3234). The simulator sends it for a user
+    whose admin group lacks API access (``access_method`` without ``API``; that this is the cause
+    in #3234 is [unverified]) and for a read by reference of an object the user may not read (a
+    choice, [unverified]). Writes without permission are 400 JSON instead: ``write_forbidden``.
     The server renders ``html(path)``; ``body()`` is for callers of the engine."""
 
     def __init__(self):
@@ -42,6 +45,20 @@ class Forbidden(WapiError):
 
 def forbidden():
     return Forbidden()
+
+
+def write_forbidden(what):
+    """A write the user's permissions do not allow: 400 ``Client.Ibap.Data.Conflict``, as NIOS sends
+    it (external-dns#1370: "Write permission for the resource record type 'TXT' in the zone 'z' is
+    required for this operation."). ``what`` completes "Write permission for ..."."""
+    return conflict("Write permission for %s is required for this operation." % what)
+
+
+def ea_definition_forbidden(action, name):
+    """A non-superuser creating/changing/deleting an EA definition (terraform-provider-infoblox
+    #346, #473: the "create" wording; "modify"/"delete" follow it, [unverified])."""
+    return conflict("Cannot %s extensible attribute definition '%s'. Only superusers can manage extensible "
+                    "attribute definition" % (action, name))
 
 
 def proto_error(text, status=400):

@@ -8,6 +8,10 @@ the way NIOS lets permissions for record types be set on a zone. When several pe
 object, the most specific wins (a zone one over a global one, a deeper zone over its parent, one
 naming the view over one that does not); equally specific ones combine to the highest level. No
 matching permission means no access. How the engine applies them: engine.py ``_level``.
+
+``access_method`` is the admin group's list of allowed interfaces (NIOS ``admingroup.access_method``:
+``GUI``, ``API``, ``CLI``, ``TAXII``); default ``["API"]``. Without ``API`` every WAPI call of the
+user answers 403 with the HTML page (external-dns#3234 shows that page; the cause is [unverified]).
 """
 from . import objtypes
 
@@ -15,6 +19,7 @@ DENY, READ, WRITE = 0, 1, 2
 LEVELS = {"DENY": DENY, "READ": READ, "WRITE": WRITE}
 # grid-level objects whose permission is the grid's
 AS_GRID = {"restartservicestatus"}
+ACCESS_METHODS = ("GUI", "API", "CLI", "TAXII")
 
 
 class Permission:
@@ -58,14 +63,22 @@ class Permission:
 
 
 class User:
-    def __init__(self, name, password, superuser=False, permissions=(), group=None):
+    def __init__(self, name, password, superuser=False, permissions=(), group=None, access_method=("API",)):
         if not name or not isinstance(name, str):
             raise ValueError("a user needs a name")
+        if isinstance(access_method, str) or any(m not in ACCESS_METHODS for m in access_method):
+            raise ValueError("access_method is a list of %s: %r" % (", ".join(ACCESS_METHODS), access_method))
+        self.access_method = list(access_method)
         self.name = name
         self.password = password
         self.superuser = bool(superuser)
         self.group = group or ("admin-group" if self.superuser else "%s-group" % name)
         self.permissions = [Permission(p) for p in permissions or ()]
+
+    @property
+    def api(self):
+        """May the user call WAPI at all (``API`` in ``access_method``)."""
+        return "API" in self.access_method
 
     def level(self, objtype, zone=None, view=None):
         if self.superuser:
@@ -85,4 +98,4 @@ class User:
 
     def describe(self):
         return {"name": self.name, "superuser": self.superuser, "group": self.group,
-                "permissions": [p.describe() for p in self.permissions]}
+                "access_method": list(self.access_method), "permissions": [p.describe() for p in self.permissions]}

@@ -14,7 +14,8 @@ aliases and shared CNAMEs under the CNAME rule; sub-zones; searches with modifie
 (``~ : ! < >``), EA searches (``*Name=value``), ``_return_fields[+]``, ``_max_results``,
 paging, ``_return_as_object``; POST/PUT/DELETE with NIOS's validation and error bodies;
 the multi-object ``request`` endpoint (all-or-nothing or, with ``sim.request_rollback = False``,
-keeping the items before a failing one); users with NIOS-like permissions (403 HTML pages);
+keeping the items before a failing one); users with NIOS-like permissions (writes refused
+with 400 Client.Ibap.Data.Conflict, 403 HTML pages without API access);
 fault injection and a request log (Python API on ``Simulator`` and HTTP under ``/_sim/``);
 optional JSON state file.
 
@@ -167,6 +168,10 @@ class WapiHandler(BaseHTTPRequestHandler):
         if user is None:
             headers = {"WWW-Authenticate": 'Basic realm="InfoBlox ONE Platform"'}
             return self._finish(entry, 401, UNAUTHORIZED_HTML.encode(), "text/html", headers)
+        if not self.sim.users[user].api:
+            # the admin group lacks API access: NIOS's 403 page for every WAPI call (external-dns#3234)
+            entry["error"] = errors.forbidden().body()
+            return self._finish(entry, 403, errors.Forbidden.html(path).encode(), "text/html")
         headers = {"Set-Cookie": '%s="%s"; httponly; Path=/; secure' % ("ibapauth", cookie)} if cookie else {}
         if not MIN_VERSION <= version < MAX_VERSION:
             return self._error(entry, errors.unsupported_version(entry["version"]), headers)
@@ -200,6 +205,8 @@ class WapiHandler(BaseHTTPRequestHandler):
             except (ValueError, UnicodeDecodeError):
                 return None, None
             found = self.sim.authenticate(name, password)
+            if found is not None and not found.api:
+                return name, None  # refused with 403 by the caller: no session
             if found is not None:
                 return name, self.server.sessions.issue(name, self.client_address[0], found.group, found.superuser)
         return None, None
