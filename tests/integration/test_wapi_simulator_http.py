@@ -125,12 +125,15 @@ def test_paging_across_pages(wapi, with_original_args):
         add_a(wapi, "h%d.geant.services" % i, "10.0.0.%d" % (i + 1))
     args = {"_paging": 1, "_return_as_object": 1, "_max_results": 4, "name~": "^h"}
     page = wapi.get("record:a", params=args).json()
-    sizes, names = [len(page["result"])], [r["name"] for r in page["result"]]
+    pages = [page]
     while "next_page_id" in page:
         follow = dict(args, _page_id=page["next_page_id"]) if with_original_args else {"_page_id": page["next_page_id"]}
         page = wapi.get("record:a", params=follow).json()
-        sizes.append(len(page["result"]))
-        names += [r["name"] for r in page["result"]]
+        pages.append(page)
+    # every page has the first page's shape (never wrapped twice); the last has no next_page_id
+    assert [sorted(p) for p in pages] == [["next_page_id", "result"]] * 2 + [["result"]]
+    assert all(isinstance(r, dict) and r["_ref"].startswith("record:a/") for p in pages for r in p["result"])
+    sizes, names = [len(p["result"]) for p in pages], [r["name"] for p in pages for r in p["result"]]
     assert sizes == [4, 4, 2]
     assert sorted(names) == sorted("h%d.geant.services" % i for i in range(10))
 
