@@ -139,6 +139,14 @@ def test_paging_across_pages(wapi, with_original_args):
 
 
 # ------------------------------------------------------------------ writes and errors
+def test_return_fields_in_the_post_body(wapi):
+    # as octoblox creates a zone: the argument sits in the JSON body, not the query string
+    created = wapi.post("zone_auth", json={"fqdn": "geant.org", "zone_format": "FORWARD",
+                                           "_return_fields+": "soa_default_ttl", "soa_default_ttl": 3600})
+    assert created.status_code == 201, created.text
+    assert created.json()["fqdn"] == "geant.org" and created.json()["soa_default_ttl"] == 3600
+
+
 def test_ref_round_trip(wapi):
     ref = add_a(wapi, "a.geant.services", "10.0.0.1")
     assert ref.startswith("record:a/") and ref.endswith(":a.geant.services/default")

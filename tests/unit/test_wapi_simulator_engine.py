@@ -74,6 +74,28 @@ def test_basic_fields_and_return_fields(sim):
     assert plus["comment"] == "hello" and plus["extattrs"] == {} and plus["zone"] == "geant.services"
 
 
+def test_write_arguments_in_the_json_body(sim):
+    """octoblox's create_zones POSTs zone_auth with "_return_fields+" in the JSON body."""
+    status, zone = call(sim, "POST", "zone_auth", {"fqdn": "geant.org", "_return_fields+": "soa_default_ttl",
+                                                   "soa_default_ttl": 3600})
+    assert status == 201 and zone["fqdn"] == "geant.org" and zone["soa_default_ttl"] == 3600
+    assert zone["_ref"].startswith("zone_auth/")
+    ref = add_a(sim, "a.geant.services", "10.0.0.1")
+    _status, got = call(sim, "PUT", ref, {"comment": "c", "_return_fields": ["comment", "ttl"], "_return_as_object": 1})
+    assert got == {"result": {"_ref": ref, "comment": "c"}}  # list joined; ttl not shown: inherited
+    # the query string wins over the body
+    _status, got = call(sim, "PUT", ref, {"comment": "d", "_return_fields": "comment"}, _return_fields="name")
+    assert got == {"_ref": ref, "name": "a.geant.services"}
+    # only those three arguments: any other underscore key stays an unknown field
+    assert error_of(sim, "POST", "record:a", {"name": "b.geant.services", "ipv4addr": "10.0.0.2",
+                                              "_max_results": 1}).text == "Unknown argument/field: _max_results"
+    # in a multi-object request item's data as well
+    _status, [created] = call(sim, "POST", "request", [
+        {"method": "POST", "object": "record:a",
+         "data": {"name": "c.geant.services", "ipv4addr": "10.0.0.3", "_return_fields": "name"}}])
+    assert created["name"] == "c.geant.services"
+
+
 def test_ttl_switches_use_ttl_on_and_is_hidden_when_inherited(sim):
     add_a(sim, "a.geant.services", "10.0.0.1", ttl=60)
     add_a(sim, "b.geant.services", "10.0.0.2")

@@ -218,6 +218,8 @@ class Simulator:
         if objtype == "restartservicestatus":
             self._update_restart_status()  # computed when read
         control = {k: v[-1] for k, v in args.items() if k.startswith("_")}
+        if method in ("PUT", "POST") and "_function" not in control:
+            args, body = _body_arguments(args, body)
         if method == "GET":
             payload = self.get_ref(target, args) if rest else self.get_objects(objtype, args)
             return 200, payload, False
@@ -740,6 +742,27 @@ class Simulator:
                 args.setdefault(key, []).extend(_arg_text(v) for v in values)
             data = None
         return self._dispatch(method, target, args, data)
+
+
+# Arguments NIOS also takes from a POST/PUT JSON body (octoblox's create_zones sends
+# "_return_fields+" there and relies on it; inferred, [unverified] in NIOS docs).
+BODY_ARGUMENTS = ("_return_fields", "_return_fields+", "_return_as_object")
+
+
+def _body_arguments(args, body):
+    """Move BODY_ARGUMENTS from a JSON object body into ``args``. When the query string has the same
+    argument too, the query string wins (a choice). Other ``_`` keys stay in the body (-> 400)."""
+    if not isinstance(body, dict) or not any(k in body for k in BODY_ARGUMENTS):
+        return args, body
+    args, body = dict(args), dict(body)
+    for key in BODY_ARGUMENTS:
+        if key in body:
+            value = body.pop(key)
+            if key not in args:
+                if isinstance(value, list):
+                    value = ",".join(_arg_text(v) for v in value)
+                args[key] = [_arg_text(value)]
+    return args, body
 
 
 def _arg_text(value):
