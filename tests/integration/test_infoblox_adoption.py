@@ -67,7 +67,7 @@ def populate(server):
     wapi(server, "POST", "record:host", json={"name": fqdn("crowd"), "ipv4addrs": [{"ipv4addr": "1.1.1.10"}]})
     wapi(server, "POST", "record:host", json={"name": fqdn("dash"), "ipv4addrs": [{"ipv4addr": "1.1.1.99"}]})
     wapi(server, "POST", "record:host", json={"name": fqdn("web01"), "ipv4addrs": [{"ipv4addr": "1.1.1.50"}],
-                                                "aliases": [fqdn("bod")]})
+                                              "aliases": [fqdn("bod")]})
     wapi(server, "POST", "record:cname", json={"name": fqdn("cacti"), "canonical": "old-cacti.geant.net"})
     wapi(server, "POST", "record:alias", json={"name": fqdn("apex"), "target_name": "lb.geant.net",
                                                "target_type": "A"})

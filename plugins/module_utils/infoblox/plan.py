@@ -233,9 +233,10 @@ class Plan(object):
         lines = ["create %s" % _line(w.fqdn, w.ttl, w.rtype, w.value) for w in self.creates]
         lines += ["update %s (%s)" % (_line(w.fqdn, w.ttl, w.rtype, w.value), _update_text(old, w))
                   for old, w in self.updates]
-        lines += ["take over %s (unowned%s)" % (_line(old.fqdn, w.ttl, old.rtype, old.value),
-                                                 "; " + _update_text(old, w) if _update_text(old, w) else "")
-                  for old, w in self.takeovers]
+        for old, w in self.takeovers:
+            fixes = _update_text(old, w)
+            lines.append("take over %s (unowned%s)" % (_line(old.fqdn, w.ttl, old.rtype, old.value),
+                                                       "; " + fixes if fixes else ""))
         lines += ["delete %s%s" % (_line(r.fqdn, r.ttl, r.rtype, r.value), "" if r.owned else " (unowned, taken over)")
                   for r in self.deletes]
         return lines

@@ -113,9 +113,9 @@ def owner_ea_problem(definition, policy):
     if ea_type == "ENUM":
         values = [v.get("value") if isinstance(v, dict) else v for v in definition.get("list_values") or []]
         if policy.owner_value not in values:
+            listed = ", ".join(map(str, values)) or "none"
             return ("it is of type ENUM and %r is not one of its values (%s); the collection needs type STRING, or "
-                    "an ENUM that lists %r" % (policy.owner_value, ", ".join(map(str, values)) or "none",
-                                                   policy.owner_value))
+                    "an ENUM that lists %r" % (policy.owner_value, listed, policy.owner_value))
     elif ea_type != "STRING":
         return "it is of type %s; the collection writes a text value and needs type STRING" % ea_type
     allowed = definition.get("allowed_object_types") or []
