@@ -248,7 +248,8 @@ class WapiClient(object):
         return self._send("POST", objtype, "create of %s" % objtype, body=data, write=True)
 
     def request(self, operations, what="multi-object request"):
-        """Send ``operations`` (a list of {method, object, data}) as one atomic ``request`` call."""
+        """Send ``operations`` (a list of {method, object, data}) as one ``request`` call (whether NIOS rolls a
+        failing one back is not documented: callers read NIOS again after a failure)."""
         self.writes += 1
         return self._send("POST", "request", what, body=list(operations), write=True)
 
