@@ -64,6 +64,20 @@ def test_built_collection_installs_and_runs(installed_collection, tmp_path, cons
     assert "crowd 300 IN A 1.1.1.10" in zone_path.read_text()
 
 
+def test_tarball_leaves_out_development_files_and_carries_the_license(installed_collection):
+    """build_ignore keeps the benchmark, the helper scripts and the Molecule scenarios out (issue #13); the
+    GPL-3.0-or-later text that galaxy.yml declares is in."""
+    names = tarfile.open(installed_collection.tarball).getnames()
+    for folder in ("bench", "scripts", "extensions", "build", ".ansible", "tests/output"):
+        assert not [n for n in names if n == folder or n.startswith(folder + "/")], folder
+    assert "roles/consul/tasks/main.yml" in names and "roles/consul_service/tasks/main.yml" in names
+    assert "LICENSE" in names
+    license_text = (installed_collection.root / "LICENSE").read_text()
+    assert "GNU GENERAL PUBLIC LICENSE" in license_text and "Version 3, 29 June 2007" in license_text
+    manifest = json.loads((installed_collection.root / "MANIFEST.json").read_text())
+    assert manifest["collection_info"]["license"] == ["GPL-3.0-or-later"]
+
+
 def run_installed_playbook(installed, fqcn, extra_vars, cwd):
     """``ansible-playbook FQCN`` with only ``installed``'s collections path and a minimal config, outside the
     checkout (no repository ansible.cfg, no .cache/collections symlink), localhost on this interpreter."""
