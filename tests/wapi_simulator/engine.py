@@ -201,7 +201,7 @@ class Simulator:
         if kind == "sharedrecord:cname":
             raise errors.write_forbidden("the shared record type 'CNAME' in the shared record group '%s'"
                                          % obj.get("shared_record_group"))
-        label = {"sharedrecordgroup": "shared record group"}.get(kind, kind)
+        label = {"sharedrecordgroup": "shared record group", "restartservicestatus": "grid member"}.get(kind, kind)
         raise errors.write_forbidden("the %s '%s'" % (label, obj.get(objtypes.name_field(kind))))
 
     def _readable(self, objs):

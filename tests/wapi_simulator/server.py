@@ -19,14 +19,13 @@ with 400 Client.Ibap.Data.Conflict, 403 HTML pages without API access);
 fault injection and a request log (Python API on ``Simulator`` and HTTP under ``/_sim/``);
 optional JSON state file.
 
-Also ``_schema`` (schema.py). Behaviours added after docs/wapi-simulator.md are listed, with
-their choices, in tests/wapi_simulator/README.md.
+Also ``_schema`` (schema.py), and ``_return_fields[+]``/``_return_as_object`` in a POST/PUT body.
 
 Deliberately not implemented: XML (``_return_type=xml``), certificate auth,
 next-available-IP functions (``func:nextavailableip``), scheduling/approval args,
 DHCP/IPAM objects, EA inheritance, real DNS serving. Users: the server's username/password
 is a superuser; more users with NIOS-like object permissions via ``sim.add_user`` (permissions.py).
-See docs/wapi-simulator.md for the choices made where sources disagree.
+docs/wapi-simulator.md describes all of it, with the choices made where sources are silent.
 """
 import base64
 import json
