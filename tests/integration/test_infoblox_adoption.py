@@ -9,16 +9,10 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.dns.records impor
 from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.plan import SyncPolicy
 from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.push import SyncError, sync_zone
 from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.wapi import WapiClient
+from tests.wapi_simulator.client import wapi_json as wapi
 
 ZONE = "geant.services"
 OWNER = {"ManagedBy": {"value": "geant.consul_dns"}}
-
-
-def wapi(server, method, path, **kwargs):
-    response = requests.request(method, server.wapi_url() + path, auth=(server.username, server.password),
-                                verify=server.ca_path, timeout=10, **kwargs)
-    response.raise_for_status()
-    return response.json()
 
 
 @pytest.fixture

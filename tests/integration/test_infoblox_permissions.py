@@ -12,6 +12,7 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.plan imp
 from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.push import SyncError, sync_zone
 from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.wapi import WapiClient, WapiError
 from tests.integration.zone_sync_bed import SyncBed, failure_messages, nios_addresses, sync_result
+from tests.wapi_simulator.client import wapi_json as admin
 
 ZONE = "geant.services"
 USER, PASSWORD = "svc-consul-dns", "Kx7-sync-account"
@@ -38,13 +39,6 @@ def test_the_documented_table_is_the_one_tested():
                     ("AAAA records", "Read/Write"), ("CNAME records", "Read-only"), ("Host records", "Read-only"),
                     ("ALIAS records", "Read-only"), ("Shared record groups, shared records", "Read-only")]
     assert len(documented_permissions()) == 8
-
-
-def admin(server, method, path, **kwargs):
-    response = requests.request(method, server.wapi_url() + path, auth=(server.username, server.password),
-                                verify=server.ca_path, timeout=10, **kwargs)
-    response.raise_for_status()
-    return response.json()
 
 
 @pytest.fixture

@@ -11,17 +11,11 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.wapi imp
 )
 from ansible_collections.geant.consul_dns.plugins.module_utils.dns.records import address_records
 from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.plan import PlanRefused, SyncPolicy
+from tests.wapi_simulator.client import wapi_json as wapi
 
 ZONE = "geant.services"
 DESIGN = {"crowd": ["1.1.1.10", "1.1.1.11"], "dashboard": ["1.1.1.10", "1.1.1.11"],
           "cacti": ["1.1.1.10"], "bodportal": ["1.1.1.11"]}
-
-
-def wapi(sim_server, method, path, **kwargs):
-    response = requests.request(method, sim_server.wapi_url() + path, auth=(sim_server.username, sim_server.password),
-                                verify=sim_server.ca_path, timeout=10, **kwargs)
-    response.raise_for_status()
-    return response.json()
 
 
 @pytest.fixture

@@ -35,3 +35,10 @@ class WapiTestClient:
         """Call the private /_sim/ API (no auth needed)."""
         kwargs.setdefault("verify", self.server.ca_path)
         return requests.request(method, "%s/_sim/%s" % (self.server.url, path), timeout=30, **kwargs)
+
+
+def wapi_json(server, method, path, **kwargs):
+    """One WAPI call as the simulator's admin; raises on an HTTP error, returns the decoded JSON."""
+    response = WapiTestClient(server).request(method, path, **kwargs)
+    response.raise_for_status()
+    return response.json()
