@@ -3,7 +3,6 @@ every kind of existing object at a published name, the take-over opt-in, disable
 owner EA definitions, and writes that fail half-way with and without rollback."""
 
 import pytest
-import requests
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.dns.records import address_records
 from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.plan import SyncPolicy

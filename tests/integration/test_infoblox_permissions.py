@@ -5,7 +5,6 @@ fails clearly, in one line, without HTML."""
 import re
 
 import pytest
-import requests
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.dns.records import address_records
 from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.plan import SyncPolicy

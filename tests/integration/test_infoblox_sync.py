@@ -1,7 +1,6 @@
 """Zone sync against the WAPI simulator through the real HTTPS client: plan, ownership, safety, faults."""
 
 import pytest
-import requests
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.push import SyncError, sync_zone
 from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.wapi import (
