@@ -1,0 +1,115 @@
+"""One soak: the bed up, the writers' first publication, then each phase's faults and a quiet period,
+the figures, everything down. Every wait has a deadline, and a watchdog ends the process if the soak
+runs past its hard limit."""
+import os
+import platform
+import threading
+import time
+
+from bench.chaos import figures
+from bench.chaos.bed import Bed
+from bench.chaos.config import PROFILES, Bounds
+from bench.chaos.faults import Injector
+from bench.chaos.invariants import Checker
+from bench.chaos.observe import Observer
+from bench.chaos.schedule import make_schedule
+
+START_TIMEOUT = 120  # the writers' first publication
+HARD_LIMIT_MARGIN = 600  # seconds past the planned length after which the watchdog ends the process
+
+
+def machine():
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            model = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return "%d CPU(s) %s, Python %s, load average %s" % (os.cpu_count(), model, platform.python_version(),
+                                                        "/".join("%.1f" % x for x in os.getloadavg()))
+
+
+class Soak(object):
+    def __init__(self, seed, profile_name, block, log, workdir=None):
+        self.seed, self.profile_name, self.block, self.log = seed, profile_name, block, log
+        self.profile = PROFILES[profile_name]
+        self.phases, self.ticks = make_schedule(seed, profile_name, self.profile)
+        self.bed = Bed(block, log, workdir)
+        self.bounds = Bounds(self.bed.settings)
+        self.stop = threading.Event()
+        self.checker = self.observer = self.injector = None
+        self.t0 = self.seconds = None
+        self.machine = machine()
+
+    def planned_seconds(self):
+        quiet = self.bounds.withdraw + self.bounds.hold_down + self.bounds.allowance("consul")
+        return START_TIMEOUT + self.profile["phases"] * (self.profile["phase_seconds"] + 60 + quiet)
+
+    def _watchdog(self, limit):
+        if not self.stop.wait(limit):
+            self.log("WATCHDOG: the soak ran past %.0f s; stopping everything" % limit)
+            try:
+                self.bed.stop()
+            finally:
+                os._exit(3)
+
+    def _sampler(self):
+        while not self.stop.wait(1.0):
+            for driver in self.bed.watches.values():
+                driver.sample()
+
+    def quiet(self, label, earliest, deadline):
+        done = threading.Event()
+        self.checker.begin_quiet(label, earliest, deadline, done)
+        if not done.wait(max(0.0, deadline - time.time()) + 10):
+            self.log("quiet period %s: no verdict by its deadline" % label)
+        result = self.checker.quiet_results[-1] if self.checker.quiet_results else None
+        self.log("quiet period %s: %s after %.1f s" % (label, "agreement" if result and result["ok"] else "NO agreement",
+                                                      result["seconds"] if result else -1))
+
+    def run(self):
+        threading.Thread(target=self._watchdog, args=(self.planned_seconds() + HARD_LIMIT_MARGIN,), daemon=True,
+                         name="watchdog").start()
+        self.log("seed %d, profile %s: %d phases, faults %s" % (
+            self.seed, self.profile_name, len(self.phases), [[s.kind for s in p] for p in self.phases]))
+        self.t0 = time.time()
+        try:
+            self.bed.start(self.ticks)
+            self.checker = Checker(self.bed, self.bounds, self.log)
+            self.checker.t0 = self.t0
+            self.injector = Injector(self.bed, self.checker, self.bounds, self.log)
+            self.checker.injector = self.injector
+            self.observer = Observer(self.bed, self.checker, self.stop, self.log).start()
+            threading.Thread(target=self._sampler, daemon=True, name="sampler").start()
+            now = time.time()
+            self.quiet("start", now + 1, now + START_TIMEOUT)
+            self.checker.armed = True
+            for number, specs in enumerate(self.phases):
+                self.phase(number, specs)
+            self.seconds = time.time() - self.t0
+        finally:
+            self.stop.set()
+            if self.observer is not None:
+                self.observer.join(10)
+            if self.seconds is None:
+                self.seconds = time.time() - self.t0
+            self.machine += "; at end %s" % "/".join("%.1f" % x for x in os.getloadavg())
+            try:
+                fig = figures.build(self) if self.checker is not None else None
+            finally:
+                self.bed.stop()
+        return fig
+
+    def phase(self, number, specs):
+        start = time.time()
+        self.log("phase %d: %s" % (number + 1, ", ".join("%s@%.0fs" % (s.kind, s.at) for s in specs)))
+        for spec in specs:
+            if self.stop.wait(max(0.0, start + spec.at - time.time())):
+                return
+            self.injector.launch(spec, self.stop)
+        limit = start + self.profile["phase_seconds"] + 120
+        while self.injector.running() and time.time() < limit:
+            time.sleep(0.2)
+        now = time.time()
+        deadline = max(now, self.checker.release(now)) + self.bounds.hold_down + self.bounds.withdraw + 5
+        self.quiet("after phase %d" % (number + 1), now + 2, deadline)
