@@ -18,7 +18,8 @@ class ModuleDocFragment(object):
 options:
   server:
     description:
-      - Grid master, as a host name or V(https://host[:port]).
+      - Grid master, as a host name or V(https://host[:port]). Plain V(http://) is refused (WAPI sends the
+        password with HTTP Basic).
       - Falls back to the environment variable E(INFOBLOX_HOST).
     type: str
     required: true

@@ -349,7 +349,10 @@ def main():
                         min_records_for_ratio=p["min_records_for_ratio"], allow_name_removal=p["allow_name_removal"],
                         allow_empty=p["allow_empty"], force=p["force"], adopt_unowned=p["adopt_unowned"],
                         inherit_ttl=p["inherit_ttl"])
-    client = wapi_client_from_params(p)
+    try:
+        client = wapi_client_from_params(p)
+    except WapiError as exc:
+        module.fail_json(msg=to_native(exc))
 
     def calls():
         return {"reads": client.reads, "writes": client.writes}

@@ -70,9 +70,13 @@ class WriteOutcomeUnknown(WapiUnavailable):
 
 def base_url(server, wapi_version=DEFAULT_WAPI_VERSION):
     """``nios.example.net`` or ``https://nios.example.net:8443`` -> ``https://.../wapi/v2.12/``."""
-    server = server.rstrip("/")
+    server = server.strip().rstrip("/")
     if "//" not in server:
         server = "https://" + server
+    if not server.lower().startswith("https://"):
+        # WAPI takes the password in every first request (HTTP Basic): never over plain HTTP.
+        raise WapiError("the Infoblox server must be reached over https (WAPI sends the password with HTTP "
+                        "Basic): got %s" % server.split("//", 1)[0] + "//...")
     return "%s/wapi/v%s/" % (server, wapi_version)
 
 

@@ -363,6 +363,9 @@ def load_settings(variables, source="settings"):
             raise SettingsError("consul_dns_zones: zone %s is listed twice" % zone.name)
         seen.add(zone.name)
         zones.append(zone)
+    if values["infoblox_server"] and "//" in values["infoblox_server"] and \
+            not values["infoblox_server"].strip().lower().startswith("https://"):
+        raise SettingsError("consul_dns_infoblox_server must use https:// (WAPI sends the password with HTTP Basic)")
     if values["infoblox_server"] and not (values["infoblox_username"] and values["infoblox_password"]):
         raise SettingsError("with consul_dns_infoblox_server set, consul_dns_infoblox_username and "
                             "consul_dns_infoblox_password are needed too")

@@ -190,3 +190,12 @@ def test_an_html_error_page_becomes_one_short_line():
     assert html_summary("<html><body><p>Grid &amp; more " + "x" * 300 + "</p></body></html>").startswith(
         "Grid & more xxx")
     assert len(html_summary("<p>" + "y" * 500 + "</p>")) == 160
+
+
+def test_credentials_never_go_over_plain_http():
+    from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.wapi import WapiError, base_url
+
+    assert base_url("gm.geant.net") == "https://gm.geant.net/wapi/v2.12/"
+    assert base_url("HTTPS://gm.geant.net:8443/") == "HTTPS://gm.geant.net:8443/wapi/v2.12/"
+    with pytest.raises(WapiError, match="must be reached over https"):
+        base_url("http://gm.geant.net")

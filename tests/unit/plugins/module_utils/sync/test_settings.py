@@ -73,6 +73,8 @@ def test_strings_from_extra_vars_are_converted():
     ({"consul_dns_zones": [ZONE], "consul_dns_zone_file_mode": "rw-r--r--"}, "octal"),
     ({"consul_dns_zones": [ZONE, ZONE]}, "listed twice"),
     ({"consul_dns_zones": [dict(ZONE, nameservers=[])]}, "at least one name server"),
+    ({"consul_dns_zones": [ZONE], "consul_dns_infoblox_server": "http://gm.geant.net",
+      "consul_dns_infoblox_username": "u", "consul_dns_infoblox_password": "p"}, "must use https://"),
 ])
 def test_bad_settings_are_refused_with_the_zone_and_the_key(variables, message):
     with pytest.raises(SettingsError, match=message):
