@@ -9,20 +9,20 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
 
-from bench import COLLECTIONS, process_cpu_seconds
+from bench import COLLECTIONS, REPO_ROOT, process_cpu_seconds
 from bench.chaos.config import ZONE, product_settings
 from bench.chaos.tap import Tap
 from bench.nios import OWNER_EA, NiosSimulator
 from tests.consul_testbed.agent import ConsulCluster
-from tests.integration.zone_sync_bed import BackgroundRun, lock_skipped, sync_result
+from tests.integration.zone_sync_bed import BackgroundRun, failure_messages, lock_skipped
 from tests.integration.zone_watch_bed import WatchProcess
 
 STEADY = "chaos-steady"  # the client agent no fault ever touches: its instances stay healthy throughout
@@ -68,50 +68,32 @@ def instances():
     return out
 
 
-class _CheckHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def do_GET(self):
-        iid = self.path.rsplit("/", 1)[-1]
-        status = 503 if iid in self.server.failing else 200
-        body = b"failing\n" if status == 503 else b"ok\n"
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-class _CheckHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass
-
-
 class Services(object):
-    """The instances, their HTTP health endpoints (one server, a path per instance) and TTL heartbeats."""
+    """The instances, their HTTP health endpoints (bench.chaos.checks, its own process: a path per
+    instance) and TTL heartbeats."""
 
     def __init__(self, cluster, stop):
         self.cluster, self.stop_event = cluster, stop
         self.instances = instances()
         self.by_id = dict((i.id, i) for i in self.instances)
-        self.server = _CheckHTTPServer(("127.0.0.1", 0), _CheckHandler)
-        self.server.failing = set()
-        self.url = "http://127.0.0.1:%d/i/" % self.server.server_address[1]
+        self.process = subprocess.Popen([sys.executable, "-m", "bench.chaos.checks"], cwd=str(REPO_ROOT),
+                                        stdout=subprocess.PIPE, text=True, start_new_session=True)
+        line = self.process.stdout.readline()
+        if not line.startswith("port: "):
+            raise RuntimeError("the check server did not start: %r" % line)
+        self.control = "http://127.0.0.1:%d/" % int(line.split()[1])
+        self.url = self.control + "i/"
+        self._failing = set()
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.5},
-                                          name="checks", daemon=True),
-                         threading.Thread(target=self._heartbeat, name="ttl-heartbeat", daemon=True)]
-        self.session = requests.Session()
+        # One heartbeat per TTL instance: an agent that hangs (a fault) delays no other instance's.
+        self._threads = [threading.Thread(target=self._heartbeat, args=(i,), name="ttl-%s" % i.id, daemon=True)
+                         for i in self.instances if i.kind == "ttl"]
 
     def register(self):
         for inst in self.instances:
             if inst.kind == "http":
                 check = {"CheckID": inst.check_id, "Name": "http", "HTTP": self.url + inst.id, "Interval": "1s",
-                         "Timeout": "1s", "Status": "passing"}
+                         "Timeout": "2s", "Status": "passing"}
             else:
                 check = {"CheckID": inst.check_id, "Name": "ttl", "TTL": "%ds" % TTL, "Status": "passing"}
             meta = {"dns_all_failing": inst.policy} if inst.policy == "keep" else {}
@@ -123,32 +105,37 @@ class Services(object):
 
     def failing(self):
         with self._lock:
-            return set(self.server.failing)
+            return set(self._failing)
 
     def set_failing(self, iid, failing):
         with self._lock:
-            (self.server.failing.add if failing else self.server.failing.discard)(iid)
+            (self._failing.add if failing else self._failing.discard)(iid)
         inst = self.by_id[iid]
         if inst.kind == "ttl":
             self._ttl(inst, "fail" if failing else "pass")
+        else:
+            requests.put(self.control + ("fail/" if failing else "pass/") + iid, timeout=5).raise_for_status()
 
     def _ttl(self, inst, status):
         try:
-            self.session.put("%s/v1/agent/check/%s/%s" % (self.cluster.clients[inst.node].http_url, status,
+            requests.put("%s/v1/agent/check/%s/%s" % (self.cluster.clients[inst.node].http_url, status,
                                                           inst.check_id), timeout=2)
         except requests.RequestException:
             pass  # the agent is down (a fault): its node is critical anyway
 
-    def _heartbeat(self):
-        ttl = [i for i in self.instances if i.kind == "ttl"]
+    def _heartbeat(self, inst):
+        session = requests.Session()
+        url = "%s/v1/agent/check/%%s/%s" % (self.cluster.clients[inst.node].http_url, inst.check_id)
         while not self.stop_event.wait(TTL / 3.0):
-            failing = self.failing()
-            for inst in ttl:
-                self._ttl(inst, "fail" if inst.id in failing else "pass")
+            try:
+                session.put(url % ("fail" if inst.id in self.failing() else "pass"), timeout=1)
+            except requests.RequestException:
+                session = requests.Session()
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
 
 
 def free_port(address):
@@ -223,8 +210,8 @@ class WatchDriver(object):
     """One watch service (``consul-dns-zone-watch``) as its own process, restarted after a kill as systemd
     would; CPU and peak memory summed over its incarnations."""
 
-    def __init__(self, name, tmp, settings):
-        self.name, self.tmp, self.settings = name, tmp, settings
+    def __init__(self, name, tmp, settings, collections=COLLECTIONS):
+        self.name, self.tmp, self.settings, self.collections = name, tmp, settings, collections
         self.proc = None
         self.incarnations = 0
         self.cpu_done = 0.0  # CPU seconds of the incarnations that ended
@@ -232,7 +219,7 @@ class WatchDriver(object):
         self.rss_max = 0
 
     def start(self):
-        self.proc = WatchProcess(self.tmp, self.name, self.settings, collections=COLLECTIONS)
+        self.proc = WatchProcess(self.tmp, self.name, self.settings, collections=self.collections)
         self.incarnations += 1
         self.cpu_last = 0.0
         return self
@@ -304,9 +291,10 @@ class TimerDriver(object):
                  "output": result.output}
         try:
             entry["skipped"] = lock_skipped(result)
-            entry["report"] = sync_result(result)
+            if result.rc != 0:
+                entry["error"] = "; ".join(failure_messages(result))[:400]
         except (ValueError, KeyError, IndexError):
-            pass
+            entry["error"] = result.output[-400:] if result.rc != 0 else None
         self.runs.append(entry)
 
     def _loop(self):
@@ -347,8 +335,8 @@ class TimerDriver(object):
 class Bed(object):
     """Start and stop everything; ``self.t0`` is the soak's clock origin (time.time())."""
 
-    def __init__(self, block, log, workdir=None):
-        self.block, self.log = block, log
+    def __init__(self, block, log, workdir=None, collections=COLLECTIONS):
+        self.block, self.log, self.collections = block, log, collections
         self.tmp = Path(workdir or tempfile.mkdtemp(prefix="chaos-"))
         self.zone_dir = self.tmp / "zones"
         self.zone_dir.mkdir(parents=True, exist_ok=True)
@@ -400,8 +388,12 @@ class Bed(object):
         self.wait_healthy(60)
         self.log("bed: watch services on %s and %s, timer on %s" % tuple(s.name for s in self.cluster.servers))
         for name, server in (("watch-1", self.cluster.servers[0]), ("watch-2", self.cluster.servers[1])):
-            self.watches[name] = WatchDriver(name, self.tmp, self.writer_settings(name, server)).start()
+            self.watches[name] = WatchDriver(name, self.tmp, self.writer_settings(name, server),
+                                             self.collections).start()
         timer_settings = self.writer_settings("timer", self.cluster.servers[2])
+        # The playbook finds the collection where the watch services do (an environment variable beats
+        # ansible.cfg's collections_path).
+        os.environ["ANSIBLE_COLLECTIONS_PATH"] = str(self.collections)
         origin = time.time()
         self.timer = TimerDriver(timer_settings, timer_ticks, lambda: time.time() - origin, threading.Event()).start()
 
@@ -413,6 +405,13 @@ class Bed(object):
             checks = self.cluster.servers[0].api("GET", "/v1/health/state/passing")
             return want <= set(c["ServiceID"] for c in checks if c["ServiceID"])
         self.cluster.wait_for(passing, timeout, "not every instance passes its check")
+
+    def writer_alive(self, holder):
+        """Whether ``holder`` (the lock key's holder name) is a writer that runs now."""
+        if holder == "chaos timer":
+            return self.timer.current is not None
+        driver = self.watch_of_holder(holder)
+        return driver is not None and driver.alive()
 
     def watch_of_holder(self, holder):
         for name, driver in self.watches.items():

@@ -39,12 +39,13 @@ READ_RETRIES = 3.5  # WapiClient: 3 read retries, 0.5, 1 and 2 s apart
 RELOAD_BUDGET = 1.0  # the zone file seen changed (0.1 s poll) and BIND reloaded
 
 PROFILES = {
-    # ~3 minutes in all: two chaos phases with every kind of fault, each followed by a quiet period.
+    # ~3 minutes in all: two chaos phases with every kind of fault, each followed by a quiet period and
+# ``probes`` single failures and recoveries in calm conditions (the clean convergence figures).
     "short": {"phases": 2, "phase_seconds": 36, "timer_period": 20, "mass_failures": 1, "extra_faults": 0,
-              "durations": "short"},
+              "probes": 2, "durations": "short"},
     # 15-30 minutes: more phases, more faults per phase, every kind at least once.
     "long": {"phases": 10, "phase_seconds": 75, "timer_period": 60, "mass_failures": 2, "extra_faults": 7,
-             "durations": "long"},
+             "probes": 3, "durations": "long"},
 }
 
 

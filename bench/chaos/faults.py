@@ -132,10 +132,14 @@ class Injector(object):
         self.threads.append(thread)
         thread.start()
 
-    def _run(self, spec, stop):
+    def record(self, spec):
         fault = Fault(spec, time.time())
         with self._lock:
             self.faults.append(fault)
+        return fault
+
+    def _run(self, spec, stop):
+        fault = self.record(spec)
         try:
             getattr(self, "_" + spec.kind)(fault, spec.params, stop)
             if fault.status == "running":

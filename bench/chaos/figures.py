@@ -7,9 +7,10 @@ from bench.chaos.invariants import quantiles
 from bench.chaos.schedule import KINDS
 
 
-def lock_handovers(timeline):
-    """``[{"from", "to", "gap"}]``: each time a new session took the lock key, and the seconds it stood
-    free before (0 when one session followed another directly)."""
+def lock_handovers(timeline, kills=()):
+    """``[{"from", "to", "at", "gap", "since_kill"}]``: each time a new session took the lock key; ``gap``:
+    the seconds the key stood free before (0 when one session followed another directly); ``since_kill``:
+    when the holder had been killed (``kills``: times), the seconds from the kill."""
     out = []
     last, freed = None, None
     for t, holder, session in timeline:
@@ -18,8 +19,10 @@ def lock_handovers(timeline):
                 freed = t
             continue
         if last is not None and session != last[1]:
-            out.append({"from": last[0], "to": holder, "gap": round(t - freed, 3) if freed is not None else 0.0})
-        last, freed = (holder, session), None
+            killed = [k for k in kills if last[2] < k < t]
+            out.append({"from": last[0], "to": holder, "at": t, "gap": round(t - freed, 3) if freed is not None
+                        else 0.0, "since_kill": round(t - killed[-1], 3) if killed else None})
+        last, freed = (holder, session, t), None
     return out
 
 
@@ -54,7 +57,10 @@ def build(run):
                        "other": sum(1 for e in entries if e["kind"] == "other")}
     total = dict((k, sum(c[k] for c in calls.values())) for k in ("reads", "writes", "other"))
     hours = seconds / 3600.0
-    handovers = lock_handovers(checker.lock_timeline)
+    kills = [f.start for f in injector.faults if f.kind == "watch_kill" and "killed" in f.note]
+    handovers = lock_handovers(checker.lock_timeline, kills)
+    for entry in handovers:
+        entry["at"] = round(entry["at"] - t0, 2)
     watches = {}
     for name, driver in bed.watches.items():
         cpu = driver.cpu_seconds()
@@ -83,11 +89,13 @@ def build(run):
                  "per_hour": dict((k, round(v / hours)) for k, v in total.items()),
                  "writes_checked_against_lock": checker.writes_checked},
         "lock": {"handovers": len(handovers), "gap_seconds": quantiles([h["gap"] for h in handovers]),
+                 "after_kill_seconds": quantiles([h["since_kill"] for h in handovers if h["since_kill"] is not None]),
                  "list": handovers},
         "watch_service": watches,
         "timer": {"runs": len(timer_runs), "synced": sum(1 for r in timer_runs if r["ok"] and not r["skipped"]),
                   "lock_held_elsewhere": sum(1 for r in timer_runs if r["skipped"]),
-                  "failed": sum(1 for r in timer_runs if not r["ok"]), "ticks_skipped": bed.timer.skipped_ticks},
+                  "failed": sum(1 for r in timer_runs if not r["ok"]), "ticks_skipped": bed.timer.skipped_ticks,
+                  "failures": [r.get("error") for r in timer_runs if not r["ok"]]},
         "observation": {"ticks": run.observer.ticks, "late_ticks": run.observer.slow_ticks,
                         "dns_timeouts": run.observer.dns_timeouts, "wapi_read_errors": run.observer.wapi_errors,
                         "named_reloads": bed.named.reloads, "consul_without_leader_seconds": round(no_leader, 1),
@@ -136,8 +144,10 @@ def table(fig):
     lines.append("WAPI requests per hour (all writers): %d reads, %d writes; total %d reads, %d writes" % (
         wapi["per_hour"]["reads"], wapi["per_hour"]["writes"], wapi["total"]["reads"], wapi["total"]["writes"]))
     lock = fig["lock"]
-    lines.append("Lock hand-overs: %d; gap %s" % (lock["handovers"], _q(lock["gap_seconds"]) if lock["handovers"]
-                                                  else "-"))
+    lines.append("Lock hand-overs: %d; key free before the next holder: %s" % (
+        lock["handovers"], _q(lock["gap_seconds"]) if lock["handovers"] else "-"))
+    if lock["after_kill_seconds"]["n"]:
+        lines.append("  after the holder's kill -9, next holder in: %s" % _q(lock["after_kill_seconds"]))
     for name, entry in sorted(fig["watch_service"].items()):
         lines.append("Watch service %s: CPU %.1f s (%.2f %% of a core), peak RSS %.1f MiB, %d syncs, %d start(s)" % (
             name, entry["cpu_seconds"], entry["cpu_percent"], entry["peak_rss_mib"], entry["syncs"],
@@ -154,7 +164,8 @@ def table(fig):
         lines.append("  VIOLATION t=%.1fs %s: %s [active: %s; recovering: %s]" % (
             entry["t"], entry["invariant"], entry["detail"], ", ".join(entry["active"]) or "-",
             ", ".join(entry["recovering"]) or "-"))
-    lines.append("Replay: python -m bench.chaos --profile %s --seed %d" % (fig["profile"], fig["seed"]))
+    lines.append("Replay: python -m bench.chaos --profile %s --seed %d%s" % (
+        fig["profile"], fig["seed"], " --without %s" % fig["without"] if fig.get("without") else ""))
     return "\n".join(lines)
 
 

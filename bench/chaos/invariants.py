@@ -30,10 +30,10 @@ MAX_VIOLATIONS_KEPT = 500
 
 
 class Obligation(object):
-    def __init__(self, t):
+    def __init__(self, t, calm):
         self.t = t  # the instance critical (or gone) in Consul since
         self.hold_until = 0.0
-        self.impaired = False
+        self.impaired = not calm
         self.flagged = False
         self.was_published = None
         self.gone = {}  # source -> time first seen absent
@@ -94,6 +94,7 @@ class Checker(object):
         self.quiet = None
         self.quiet_results = []
         self.armed = False  # convergence figures only once the first publication is through
+        self.closed = False
         self.last = None
         self._kv_at = 0.0
         self.session = requests.Session()
@@ -115,6 +116,8 @@ class Checker(object):
     # ------------------------------------------------------------------ Consul and lock (follower threads)
     def leader_seen(self, t, known_leader):
         with self.lock_:
+            if self.closed:
+                return
             if not known_leader:
                 if self.leader:
                     self.no_leader_periods.append([t, None])
@@ -125,6 +128,8 @@ class Checker(object):
 
     def consul(self, t, health):
         with self.lock_:
+            if self.closed:
+                return
             for iid, healthy in health.items():
                 before = self.health.get(iid, "unseen")
                 if before == healthy:
@@ -148,6 +153,8 @@ class Checker(object):
 
     def lock(self, t, holder, session):
         with self.lock_:
+            if self.closed:
+                return
             if not self.lock_timeline or self.lock_timeline[-1][1:] != (holder, session):
                 self.lock_timeline.append((t, holder, session))
 
@@ -208,6 +215,16 @@ class Checker(object):
         ratio = lost / float(len(published))
         return ((len(published) >= self.b.shrink_min and ratio > self.b.shrink_ratio)
                 or (len(published) >= self.b.change_min and ratio > self.b.change_ratio))
+
+    def calm(self, t):
+        """For the convergence figures: no fault that keeps the sync from running is active at ``t``, Consul
+        has a leader, and a live writer holds the lock (the bound itself is judged with the allowances)."""
+        if not self.leader or self.injector is None:
+            return False
+        active = [f for f in self.injector.faults if f.family != "none" and f.start <= t
+                  and (f.end is None or f.end >= t) and not f.status.startswith("skipped")]
+        holder = self.lock_timeline[-1][1] if self.lock_timeline else None
+        return not active and self.bed.writer_alive(holder)
 
     def release(self, t):
         out = self.injector.release(t) if self.injector else 0.0
@@ -313,13 +330,11 @@ class Checker(object):
                     del self.obligations[iid]
                 continue
             if ob is None:
-                ob = self.obligations[iid] = Obligation(self.since.get(iid, t))
+                ob = self.obligations[iid] = Obligation(self.since.get(iid, t), self.calm(self.since.get(iid, t)))
                 present = [s for s, cur in sources.items() if cur is not None and key in cur]
                 ob.was_published = bool(present)
             if held or iid in kept:
                 ob.hold_until, ob.impaired = t, True
-            if release > ob.t:
-                ob.impaired = True
             deadline = max(ob.t, ob.hold_until, release) + self.b.withdraw
             present = []
             for source, current in sources.items():
@@ -358,12 +373,10 @@ class Checker(object):
                 since = self.since.get(iid, t)
                 if sources["wapi"] is not None and key not in sources["wapi"] and iid in self.was_healthy \
                         and t - since < 1.0:
-                    self.recoveries[iid] = Recovery(since, release > since)
+                    self.recoveries[iid] = Recovery(since, not self.calm(since))
                 continue
             if rec == "done":
                 continue
-            if release > rec.t:
-                rec.impaired = True
             for source in ("wapi", "dns"):
                 if sources[source] is not None and key in sources[source] and source not in rec.back:
                     rec.back[source] = t
@@ -466,6 +479,25 @@ class Checker(object):
                 c["done"] = True
                 self.violate(t, "state_silent", "the corrupt damping state written at %.1fs was not rebuilt within "
                              "%.0fs" % (self.rel(c["t"]), deadline - c["t"]))
+
+    # ------------------------------------------------------------------ for the runner
+    def present(self, key):
+        """``(in Infoblox, in BIND's answers)`` at the last tick (None: not read)."""
+        with self.lock_:
+            last = self.last
+            if last is None:
+                return None, None
+            return (None if last.wapi is None else key in last.wapi), (None if last.dns is None else key in last.dns)
+
+    def publishable_now(self, iid):
+        with self.lock_:
+            return self.health.get(iid) is True and iid not in self.maybe_suppressed and all(
+                self.present(self.key[iid]))
+
+    def close(self):
+        """No more Consul or lock changes are taken in (the bed is being stopped)."""
+        with self.lock_:
+            self.closed = True
 
     # ------------------------------------------------------------------ quiet periods
     def begin_quiet(self, label, earliest, deadline, done):

@@ -12,7 +12,7 @@ from bench.chaos.config import PROFILES, Bounds
 from bench.chaos.faults import Injector
 from bench.chaos.invariants import Checker
 from bench.chaos.observe import Observer
-from bench.chaos.schedule import make_schedule
+from bench.chaos.schedule import FaultSpec, make_schedule
 
 START_TIMEOUT = 120  # the writers' first publication
 HARD_LIMIT_MARGIN = 600  # seconds past the planned length after which the watchdog ends the process
@@ -30,14 +30,15 @@ def machine():
 
 
 class Soak(object):
-    def __init__(self, seed, profile_name, block, log, workdir=None):
+    def __init__(self, seed, profile_name, block, log, workdir=None, max_violations=None, collections=None):
         self.seed, self.profile_name, self.block, self.log = seed, profile_name, block, log
         self.profile = PROFILES[profile_name]
-        self.phases, self.ticks = make_schedule(seed, profile_name, self.profile)
-        self.bed = Bed(block, log, workdir)
+        self.phases, self.ticks, self.probe_order = make_schedule(seed, profile_name, self.profile)
+        self.bed = Bed(block, log, workdir, **({"collections": collections} if collections else {}))
         self.bounds = Bounds(self.bed.settings)
         self.stop = threading.Event()
         self.checker = self.observer = self.injector = None
+        self.max_violations = max_violations
         self.t0 = self.seconds = None
         self.machine = machine()
 
@@ -85,10 +86,17 @@ class Soak(object):
             self.quiet("start", now + 1, now + START_TIMEOUT)
             self.checker.armed = True
             for number, specs in enumerate(self.phases):
+                if self.enough():
+                    break
                 self.phase(number, specs)
             self.seconds = time.time() - self.t0
         finally:
             self.stop.set()
+            if self.injector is not None:
+                for thread in self.injector.threads:  # they give back what they took (agents, rules)
+                    thread.join(30)
+            if self.checker is not None:
+                self.checker.close()
             if self.observer is not None:
                 self.observer.join(10)
             if self.seconds is None:
@@ -104,12 +112,56 @@ class Soak(object):
         start = time.time()
         self.log("phase %d: %s" % (number + 1, ", ".join("%s@%.0fs" % (s.kind, s.at) for s in specs)))
         for spec in specs:
-            if self.stop.wait(max(0.0, start + spec.at - time.time())):
-                return
+            while time.time() < start + spec.at:
+                if self.stop.wait(min(0.2, start + spec.at - time.time())) or self.enough():
+                    return
             self.injector.launch(spec, self.stop)
         limit = start + self.profile["phase_seconds"] + 120
-        while self.injector.running() and time.time() < limit:
+        while self.injector.running() and time.time() < limit and not self.enough():
             time.sleep(0.2)
+        if self.enough():
+            return
         now = time.time()
         deadline = max(now, self.checker.release(now)) + self.bounds.hold_down + self.bounds.withdraw + 5
         self.quiet("after phase %d" % (number + 1), now + 2, deadline)
+        # Probes in calm conditions: a live writer holds the lock, Consul has a leader, no fault runs.
+        self.wait(lambda: self.checker.calm(time.time()), self.bounds.allowance("consul"))
+        for _ in range(self.profile["probes"]):
+            if self.enough():
+                return
+            self.probe(number)
+
+    def enough(self):
+        """Stop early: ``max_violations`` reached (used by the tests that prove the checks can fail)."""
+        if self.max_violations is None or self.checker is None:
+            return False
+        return sum(self.checker.violation_counts.values()) >= self.max_violations
+
+    def probe(self, number):
+        """One instance fails and recovers in calm conditions (after the quiet period): the clean convergence
+        figures. The instance is the next one of the seed's order that is published and healthy."""
+        candidates = [iid for iid in self.probe_order if self.checker.publishable_now(iid)]
+        if not candidates:
+            self.log("probe: no published healthy instance to fail")
+            return
+        iid = candidates[0]
+        self.probe_order.remove(iid)
+        self.probe_order.append(iid)  # the next probes take others first
+        key = self.checker.key[iid]
+        spec = FaultSpec("instance_fail", number, 0.0, 0.0, instance=iid, probe=True)
+        fault = self.injector.record(spec)
+        self.injector.fail(iid)
+        gone = self.wait(lambda: not any(self.checker.present(key)), self.bounds.withdraw + 10)
+        self.injector.recover(iid)
+        back = self.wait(lambda: all(self.checker.present(key)), self.bounds.hold_down + self.bounds.withdraw + 10)
+        fault.end, fault.status = time.time(), "done"
+        fault.note = "probe: withdrawn %s, back %s" % ("yes" if gone else "NO", "yes" if back else "NO")
+        self.stop.wait(1.5)
+
+    def wait(self, predicate, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline and not self.stop.is_set():
+            if predicate():
+                return True
+            time.sleep(0.1)
+        return False

@@ -50,8 +50,9 @@ def faultable_instances():
 
 
 def make_schedule(seed, profile_name, profile):
-    """``(phases, timer_ticks)``: a list of phases (each a list of FaultSpec, by start offset) and the
-    timer's tick offsets, from the seed alone."""
+    """``(phases, timer_ticks, probe_order)``: a list of phases (each a list of FaultSpec, by start offset),
+    the timer's tick offsets and the order in which instances are tried for the calm probes, from the
+    seed alone."""
     rng = random.Random(seed)
     durations = DURATIONS[profile["durations"]]
     n, length = profile["phases"], profile["phase_seconds"]
@@ -129,5 +130,7 @@ def make_schedule(seed, profile_name, profile):
         specs.sort(key=lambda s: s.at)
         phases.append(specs)
     ticks = [k * profile["timer_period"] + rng.uniform(0, profile["timer_period"] / 4.0) for k in range(1, 200)]
-    return phases, ticks
+    probe_order = [i.id for i in targets]
+    rng.shuffle(probe_order)
+    return phases, ticks, probe_order
 
