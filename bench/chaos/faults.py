@@ -292,7 +292,12 @@ class Injector(object):
         self._wapi_rule(fault, {"action": "drop", "path": WAPI_PATH}, stop)
 
     def _wapi_timeout(self, fault, params, stop):
-        self._wapi_rule(fault, {"action": "latency", "delay": params["delay"], "path": WAPI_PATH}, stop)
+        """Every call slow past the read timeout, or (``writes``) the multi-object requests only - the writes,
+        and the name-scoped reads, which are requests too - while GETs stay fast."""
+        rule = {"action": "latency", "delay": params["delay"], "path": WAPI_PATH}
+        if params.get("target") == "writes":
+            rule.update(method="POST", path=WAPI_PATH + "request$")
+        self._wapi_rule(fault, rule, stop)
 
     def _wapi_slow(self, fault, params, stop):
         self._wapi_rule(fault, {"action": "latency", "delay": params["delay"], "path": WAPI_PATH}, stop)

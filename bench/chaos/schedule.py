@@ -117,7 +117,8 @@ def make_schedule(seed, profile_name, profile):
             elif kind == "wapi_5xx":
                 params["status"] = rng.choice([500, 502, 503])
             elif kind == "wapi_timeout":
-                params["delay"] = rng.choice([7.0, 12.0])  # > read timeout 5 s; 12 s > write timeout 10 s
+                params["delay"] = rng.choice([7.0, 12.0, 16.0])  # > read timeout 5 s; 12 and 16 s > write timeout 10 s
+                params["target"] = rng.choice(["all", "writes"])  # writes: multi-object requests only
             elif kind == "wapi_slow":
                 params["delay"] = round(rng.uniform(0.5, 2.5), 2)
             elif kind == "wapi_request_item":
