@@ -6,6 +6,7 @@ Everything listens on loopback addresses of one /24 (``block``): Consul servers 
 taps on 127.0.0.1, each on a port of its own.
 """
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,7 +23,7 @@ from bench.chaos.config import ZONE, product_settings
 from bench.chaos.tap import Tap
 from bench.nios import OWNER_EA, NiosSimulator
 from tests.consul_testbed.agent import ConsulCluster
-from tests.integration.zone_sync_bed import BackgroundRun, failure_messages, lock_skipped
+from tests.integration.zone_sync_bed import BackgroundRun, failure_messages, kill_process_group, lock_skipped
 from tests.integration.zone_watch_bed import WatchProcess
 
 STEADY = "chaos-steady"  # the client agent no fault ever touches: its instances stay healthy throughout
@@ -133,9 +134,7 @@ class Services(object):
                 session = requests.Session()
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+        kill_process_group(self.process)
 
 
 def free_port(address):
@@ -197,13 +196,8 @@ zone "%(zone)s" { type primary; file "%(file)s"; };
             self._seen = seen
 
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        if self.process is not None:
+            kill_process_group(self.process)  # nothing of named's to save: its zone file is the writers'
 
 
 class WatchDriver(object):
@@ -337,6 +331,7 @@ class Bed(object):
 
     def __init__(self, block, log, workdir=None, collections=COLLECTIONS):
         self.block, self.log, self.collections = block, log, collections
+        self.keep = workdir is not None
         self.tmp = Path(workdir or tempfile.mkdtemp(prefix="chaos-"))
         self.zone_dir = self.tmp / "zones"
         self.zone_dir.mkdir(parents=True, exist_ok=True)
@@ -437,3 +432,6 @@ class Bed(object):
         self.nios.stop()
         self.cluster.cleanup()
         subprocess.run(["chattr", "-i", str(self.zone_dir)], capture_output=True, check=False)
+        shutil.rmtree(self.nios.cert_dir, ignore_errors=True)
+        if not self.keep:
+            shutil.rmtree(str(self.tmp), ignore_errors=True)

@@ -1,18 +1,11 @@
 """The invariants, checked at every observation tick (and on every Consul or lock change), from outside
 the product. Each violation is kept with its time and the faults active (or still within their
-allowance) at that time.
+allowance) at that time. bench/README.md ("Chaos soak") describes each:
 
-| invariant | what is checked |
-|---|---|
-| ``empty`` | Infoblox's owned records, the zone file and BIND's answers are never empty once published; BIND never answers SERVFAIL/REFUSED |
-| ``shrink`` | from one observation to the next, no source loses more than the shrink guard allows (50 % of >= 4 published); Infoblox also not more than its change ratio (30 % of >= 10 owned) |
-| ``unowned`` | the records the job does not own are never changed, deleted or added to |
-| ``steady`` | an address whose instance was healthy in Consul the whole time is never withdrawn once published |
-| ``withdraw_bound`` | an address whose instance is critical is gone from Infoblox, the zone file and BIND within the bound (config.Bounds), unless a documented policy holds it |
-| ``agreement`` | after each quiet period, Infoblox, the zone file and BIND agree with Consul's healthy set (and BIND serves the zone file's serial) |
-| ``one_writer`` | every WAPI write is sent by the writer holding the lock then (taps + the lock key) |
-| ``state_silent`` | a corrupt damping state is reported (a warning in the writer's log or output) and rebuilt |
-| ``zone_file`` | the zone file always parses |
+``empty``, ``shrink`` (the shrink guard, Infoblox's change ratio), ``unowned``, ``steady`` (healthy the
+whole time, never withdrawn), ``withdraw_bound`` (config.Bounds), ``agreement`` (after a quiet period),
+``one_writer`` (taps + the lock key), ``state_silent`` (a corrupt damping state reported and rebuilt),
+``zone_file`` (it parses).
 """
 import json
 import math
@@ -348,12 +341,11 @@ class Checker(object):
             late = [s for s in present if t > deadline + (RELOAD_BUDGET if s == "dns" else 0.0)]
             if late and not ob.flagged:
                 ob.flagged = True
-                self.violate(t, "withdraw_bound", "%s %s still in %s %.1fs after its instance turned %s "
-                             "(bound %.1fs from %s)" % (key[0], key[1], ", ".join(late), t - ob.t,
-                                                        "critical" if healthy is False else "gone from Consul",
-                                                        self.b.withdraw,
-                                                        "the end of a fault or hold" if deadline - self.b.withdraw > ob.t
-                                                        else "the failure"))
+                since = "the end of a fault or hold" if deadline - self.b.withdraw > ob.t else "the failure"
+                self.violate(t, "withdraw_bound", "%s %s still in %s %.1fs after its instance turned %s (bound %.1fs "
+                             "from %s, %.1fs ago)" % (key[0], key[1], ", ".join(late), t - ob.t,
+                                                     "critical" if healthy is False else "gone from Consul",
+                                                     self.b.withdraw, since, t - deadline + self.b.withdraw))
             if ob.was_published and not present and len(ob.gone) == 3 and not getattr(ob, "sampled", False):
                 ob.sampled = True
                 if ob.impaired:

@@ -2,7 +2,6 @@
 the figures, everything down. Every wait has a deadline, and a watchdog ends the process if the soak
 runs past its hard limit."""
 import os
-import platform
 import threading
 import time
 
@@ -19,14 +18,12 @@ HARD_LIMIT_MARGIN = 600  # seconds past the planned length after which the watch
 
 
 def machine():
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            model = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), "")
-    except OSError:
-        pass
-    return "%d CPU(s) %s, Python %s, load average %s" % (os.cpu_count(), model, platform.python_version(),
-                                                        "/".join("%.1f" % x for x in os.getloadavg()))
+    """The bench's machine description (bench/__main__.py) in one line, with the load average now."""
+    from bench.__main__ import machine as bench_machine
+    m = bench_machine()
+    return "%d CPU(s) %s, %.1f GiB; Python %s, ansible-core %s, %s; load average %s" % (
+        m["nproc"], m["cpu_model"], m["mem_total_gib"], m["python"], m["ansible_core"], m["consul"],
+        "/".join("%.1f" % x for x in os.getloadavg()))
 
 
 class Soak(object):
@@ -65,8 +62,8 @@ class Soak(object):
         if not done.wait(max(0.0, deadline - time.time()) + 10):
             self.log("quiet period %s: no verdict by its deadline" % label)
         result = self.checker.quiet_results[-1] if self.checker.quiet_results else None
-        self.log("quiet period %s: %s after %.1f s" % (label, "agreement" if result and result["ok"] else "NO agreement",
-                                                      result["seconds"] if result else -1))
+        verdict = "agreement" if result and result["ok"] else "NO agreement"
+        self.log("quiet period %s: %s after %.1f s" % (label, verdict, result["seconds"] if result else -1))
 
     def run(self):
         threading.Thread(target=self._watchdog, args=(self.planned_seconds() + HARD_LIMIT_MARGIN,), daemon=True,

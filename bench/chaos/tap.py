@@ -12,13 +12,13 @@ the simulator, or after the simulator applied it and before the answer goes back
 middle of a push.
 """
 import json
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
+from tests.wapi_simulator.server import WapiHandler
 from tests.wapi_simulator.tls import server_context
 
 FORWARD_REQUEST_HEADERS = ("Authorization", "Cookie", "Content-Type", "Accept")
@@ -102,12 +102,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True  # the writer gave up (its timeout) or died
 
-    def _drop(self):
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    _drop = WapiHandler._drop  # close the connection without an answer, as the simulator drops one
 
 
 class _Server(ThreadingHTTPServer):

@@ -8,22 +8,15 @@ import time
 
 import pytest
 
+from tests.integration.test_zone_watch import watches  # noqa: F401 - the fixture
 from tests.integration.zone_sync_bed import nios_addresses, nios_create_zone
-from tests.integration.zone_watch_bed import WatchProcess, register_external, wait_until
+from tests.integration.zone_watch_bed import WatchProcess, register_external
 
 pytestmark = [pytest.mark.consul, pytest.mark.slow]
 
 ZONE = "geant.services"
 ADDRESSES = ["10.9.0.1", "10.9.0.2", "10.9.0.3", "10.9.0.4"]
 LATE = 20.0  # seconds NIOS takes to answer a slow request
-
-
-@pytest.fixture
-def watches():
-    started = []
-    yield started
-    for watch in started:
-        watch.close()
 
 
 def watch_settings(agent, nios, tmp_path, **overrides):
@@ -67,7 +60,8 @@ def test_a_write_that_lands_after_its_timeout_is_repaired(consul_dev, wapi_simul
     settings = watch_settings(consul_dev, nios, tmp_path, consul_dns_watch_resync=3600)
     first = WatchProcess(tmp_path, "first", settings)
     watches.append(first)
-    wait_until(lambda: crowd(nios) == ADDRESSES, 30, "first sync never published the four addresses")
+    first.wait_log(r"INFO sync 1 ", timeout=30)
+    assert crowd(nios) == ADDRESSES
     assert first.terminate() == 0
 
     # 10.9.0.4 fails while no service runs; multi-object requests are slow from now on: NIOS takes 20 s,
