@@ -52,22 +52,23 @@ trap cleanup EXIT
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(default failover zone_sync)
 
-# Scenario zone_sync installs the sync's virtualenv offline (zone_sync_pip_extra_args: --no-index):
-# the role's zone_sync_pip_packages as wheels, downloaded once through the host's pip configuration
-# into .cache/molecule-wheels (mounted read-only into the containers). The host's virtualenv has the
+# Scenario zone_sync installs the sync's virtualenv offline (zone_sync_wheelhouse, pip --no-index
+# --require-hashes): the wheels of the role's requirements file (exact versions and hashes),
+# downloaded once through the host's pip configuration into .cache/molecule-wheels (mounted
+# read-only into the containers) and again when the file changes. The host's virtualenv has the
 # containers' Python (3.11 on Debian 12), so the wheels fit them.
 if [[ " ${scenarios[*]} " == *" zone_sync "* ]]; then
   with_zone_sync=1
   wheels="$root/.cache/molecule-wheels"
-  want=$(python -c 'import sys, yaml; print("\n".join(yaml.safe_load(open(sys.argv[1]))["zone_sync_pip_packages"]))' \
-    roles/zone_sync/defaults/main.yml)
-  if [ "$want" != "$(cat "$wheels/.packages" 2>/dev/null)" ]; then
-    echo "=== wheels for zone_sync: ${want//$'\n'/ }"
-    rm -rf "$wheels" && mkdir -p "$wheels"
-    mapfile -t reqs <<<"$want"
-    # pip wheel: wheels as published, and any sdist built into one (the containers build nothing).
-    pip wheel -q --disable-pip-version-check -w "$wheels" "${reqs[@]}"
-    printf '%s\n' "$want" >"$wheels/.packages"
+  requirements=roles/zone_sync/files/requirements.txt
+  want=$(sha256sum "$requirements" | cut -d' ' -f1)
+  if [ "$want" != "$(cat "$wheels/.requirements" 2>/dev/null)" ]; then
+    echo "=== wheels for zone_sync: $requirements"
+    # Emptied, not replaced: the folder may be mounted in a container still.
+    mkdir -p "$wheels" && find "$wheels" -mindepth 1 -delete
+    pip download -q --disable-pip-version-check --require-hashes --no-deps --only-binary :all: \
+      -d "$wheels" -r "$requirements"
+    printf '%s\n' "$want" >"$wheels/.requirements"
   fi
 fi
 

@@ -2,7 +2,10 @@
 then the wrapper it installed runs one real sync against a dev agent. The schedule itself (systemd
 timer / cron) needs a system to own and is left to a Molecule scenario."""
 
+import grp
 import json
+import os
+import pwd
 import stat
 import subprocess
 import sys
@@ -28,6 +31,10 @@ PLAYBOOK = """
 
 def role_vars(tmp, consul_url):
     return {
+        # The job user is whoever runs the tests (no system user is made on this machine).
+        "zone_sync_user": pwd.getpwuid(os.getuid()).pw_name,
+        "zone_sync_group": grp.getgrgid(os.getgid()).gr_name,
+        "zone_sync_create_user": False,
         "zone_sync_config_dir": str(tmp / "etc"),
         "zone_sync_install_dir": str(tmp / "opt"),
         "zone_sync_state_dir": str(tmp / "var"),
