@@ -101,7 +101,7 @@ def build(run):
                         "named_reloads": bed.named.reloads, "consul_without_leader_seconds": round(no_leader, 1),
                         "consul_transitions": len(checker.transitions)},
         "quiet_periods": checker.quiet_results,
-        "corrupt_states": [dict((k, v) for k, v in c.items() if k not in ("offsets", "rebuilt_at", "t"))
+        "corrupt_states": [dict((k, v) for k, v in c.items() if k not in ("offsets", "rebuilt_at", "t", "looked"))
                            for c in checker.corruptions],
         "fault_list": [f.describe(t0) for f in injector.faults],
     }
