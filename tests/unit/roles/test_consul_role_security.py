@@ -35,13 +35,13 @@ ASSERT_CASES = {
 
 def _assert_playbook(out, allow):
     tasks = []
-    for name, (role_vars, _) in ASSERT_CASES.items():
+    for name, (role_vars, _reasons) in ASSERT_CASES.items():
         tasks.append({"name": "Case %s" % name, "block": [
             {"name": "Run the role's checks", "ansible.builtin.include_role": {
                 "name": "geant.consul_dns.consul", "tasks_from": "security.yml"},
              "vars": dict(role_vars, consul_allow_insecure_cluster=allow)},
-            {"name": "Passed", "ansible.builtin.set_fact": {"_results": "{{ _results | combine({%s: 'passed'}) }}"
-                                                             % json.dumps(name)}},
+            {"name": "Passed", "ansible.builtin.set_fact": {
+                "_results": "{{ _results | combine({%s: 'passed'}) }}" % json.dumps(name)}},
         ], "rescue": [
             {"name": "Failed", "ansible.builtin.set_fact": {
                 "_results": "{{ _results | combine({%s: ansible_failed_result.msg}) }}" % json.dumps(name)}},
@@ -90,7 +90,7 @@ def test_the_opt_in_prints_a_warning(assert_results):
     allowed, results, output = assert_results
     banner = "WARNING: INSECURE CONSUL CLUSTER, accepted by consul_allow_insecure_cluster: true"
     # One warning per insecure case when allowed (secure cases print nothing), none when refused.
-    insecure = [name for name, (_, reasons) in ASSERT_CASES.items() if reasons]
+    insecure = [name for name, (_role_vars, reasons) in ASSERT_CASES.items() if reasons]
     assert output.count(banner) == (len(insecure) if allowed else 0)
     if allowed:
         assert "server hostname verification is off (consul_tls_verify_server_hostname: false)" in output
@@ -158,7 +158,7 @@ def test_an_existing_cluster_key_is_never_replaced(cluster, where):
 
 
 def test_an_unreachable_host_stops_the_key_creation(cluster):
-    tmp, _ = cluster
+    tmp, _cluster = cluster
     inventory = _inventory(tmp / "inventory-unreachable.json", {
         "server1": {"consul_data_dir": str(tmp / "server1" / "data"), "consul_config_dir": str(tmp / "server1" / "consul.d")},
         "server2": {"ansible_connection": "ssh", "ansible_host": "192.0.2.1", "ansible_ssh_common_args": "-o ConnectTimeout=1"},

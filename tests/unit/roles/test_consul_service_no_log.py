@@ -26,7 +26,7 @@ CASES = {
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("consul-service")
     tasks = []
-    for name, (checks, token, _) in CASES.items():
+    for name, (checks, token, _expected) in CASES.items():
         tasks.append({"name": "Register %s" % name,
                       "ansible.builtin.include_role": {"name": "geant.consul_dns.consul_service"},
                       "vars": {"consul_service_name": name, "consul_service_port": 8095,
