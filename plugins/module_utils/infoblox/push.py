@@ -33,7 +33,7 @@ import json
 import re
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.dns.records import canonical_address
-from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.wapi import WapiError
+from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.wapi import WapiError, WriteOutcomeUnknown
 from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.plan import (
     HOST,
     RETURN_FIELDS,
@@ -65,7 +65,11 @@ UNSEARCHABLE_KINDS = ("host record alias", "shared-record CNAME")
 
 
 class SyncError(Exception):
-    """The sync could not complete; the message says what was and was not applied."""
+    """The sync could not complete; the message says what was and was not applied.
+
+    ``outcome_unknown``: a write was sent and no answer came back; NIOS may still apply it later."""
+
+    outcome_unknown = False
 
 
 def ensure_zone(client, zone, view):
@@ -346,10 +350,12 @@ class StagedPush(object):
             try:
                 self.client.request(chunk, what="request with %d changes to zone %s" % (len(chunk), self.zone))
             except WapiError as exc:
-                raise SyncError("push to zone %s failed (%d of %d changes had been sent in %d request%s before "
-                                "this one): %s. %s" % (self.zone, self.applied, len(ops), self.requests_sent,
-                                                       "" if self.requests_sent == 1 else "s", exc,
-                                                       self._applied_after_failure()))
+                error = SyncError("push to zone %s failed (%d of %d changes had been sent in %d request%s before "
+                                  "this one): %s. %s" % (self.zone, self.applied, len(ops), self.requests_sent,
+                                                         "" if self.requests_sent == 1 else "s", exc,
+                                                         self._applied_after_failure()))
+                error.outcome_unknown = isinstance(exc, WriteOutcomeUnknown)
+                raise error
             self.applied += len(chunk)
             self.requests_sent += 1
         if restart_services:

@@ -512,6 +512,7 @@ class SyncEngine(object):
             outcome.fail(step, exc, refused=True)
         except _PartlyPublished as exc:
             outcome.fail(step, "%s: %s%s" % (plan.zone, exc.cause, exc.note()))
+            outcome.write_outcome_unknown = bool(getattr(exc.cause, "outcome_unknown", False))
         except ZONE_ERRORS as exc:
             if step == "state":
                 exc = "%s (published; the damping state was not saved, the next run decides again from the " \

@@ -109,6 +109,9 @@ class ZoneOutcome(object):
         self.record_list = None
         self.next_wakeup = None
         self.adoption = None  # check mode: the push's adoption report (plan.Plan.adoption_report)
+        # A write was sent without an answer: NIOS may still apply it after the next read (watch mode
+        # reads the zone again later, see sync/watch.py).
+        self.write_outcome_unknown = False
 
     @property
     def ok(self):

@@ -16,8 +16,9 @@
   This module only decides *when*, and whether a run may be **name-scoped**: between two full syncs
   the engine pushes to Infoblox only the names whose records changed (reading only those from WAPI).
   A full sync (Consul health of every service, the whole zone read from WAPI) runs when the service
-  takes the lock, after a failed or refused run, and every ``resync`` seconds (it also repairs edits
-  made in Infoblox by hand). The damping's own timers (hold-down, grace, reuse after suppression)
+  takes the lock, after a failed or refused run, every ``resync`` seconds (it also repairs edits
+  made in Infoblox by hand), and 30 s and 120 s after a WAPI write that got no answer (NIOS may apply
+  it after the retry read the zone). The damping's own timers (hold-down, grace, reuse after suppression)
   wake it too, and failed zones are retried with backoff.
 """
 
@@ -49,6 +50,9 @@ log = logging.getLogger("consul_dns.watch")
 
 # Reasons a sync may be name-scoped for: a check or catalog change, a damping deadline.
 SCOPED_REASONS = frozenset(["checks", "services", "damping"])
+# Seconds after a WAPI write that got no answer at which the whole zone is read again: NIOS may apply
+# such a write after the retry read the zone, and name-scoped syncs would not look at it again.
+RECHECK_AFTER_UNKNOWN_WRITE = (30, 120)
 # ... and the reasons that leave the health cache as it is (the checks watch marks what changed).
 HEALTH_CACHE_REASONS = frozenset(["checks", "damping"])
 
@@ -122,6 +126,7 @@ class ZoneWatchService(object):
         self.min_interval = s["watch_min_interval"]
         self.resync = s["watch_resync"]
         self.retry_max = s["watch_retry_max"]
+        self.rechecks = []  # times of full syncs due after a write without an answer
         self.lock_enabled = s["lock_enabled"]
         self.holder = holder_name("consul-dns-zone-watch", os.getpid(), configured=s["lock_holder"])
         # Blocking queries hold a connection for up to wait + wait/16: their own clients, longer timeout.
@@ -280,6 +285,8 @@ class ZoneWatchService(object):
 
     def _next_due(self, outcomes, last_full, last_sync, failures):
         due = (last_full if last_full is not None else last_sync) + self.resync
+        if self.rechecks:
+            due = min(due, self.rechecks[0])
         wakeups = [o.next_wakeup for o in outcomes if o.next_wakeup is not None]
         wakeup = min(wakeups) if wakeups else None
         if wakeup is not None:
@@ -293,13 +300,18 @@ class ZoneWatchService(object):
         refused sync, when ``resync`` seconds have passed since the last full one, or for any reason other
         than a Consul change or a damping deadline. The engine itself falls back to the whole zone
         whenever it cannot prove which names changed."""
-        return (last_full is None or failures > 0 or now >= last_full + self.resync
+        recheck = bool(self.rechecks) and now >= self.rechecks[0]
+        while self.rechecks and now >= self.rechecks[0]:
+            self.rechecks.pop(0)
+        return (last_full is None or failures > 0 or now >= last_full + self.resync or recheck
                 or not reasons <= SCOPED_REASONS)
 
     def _why_due(self, last_full, failures, now):
         """The reason of a sync that no Consul change asked for."""
         if last_full is None or now >= last_full + self.resync:
             return "resync"
+        if self.rechecks and now >= self.rechecks[0]:
+            return "recheck"
         return "retry" if failures else "damping"
 
     def run(self):
@@ -339,6 +351,10 @@ class ZoneWatchService(object):
                 if result is None:
                     continue  # lock lost
                 failures = failures + 1 if not result.ok else 0
+                if any(o.write_outcome_unknown for o in result.outcomes):
+                    # NIOS may apply the unanswered write after the retry has read the zone: read it
+                    # whole again later, when such a late write has landed.
+                    self.rechecks = sorted(last_attempt + delay for delay in RECHECK_AFTER_UNKNOWN_WRITE)
                 last_sync = last_attempt
                 if full:
                     last_full = last_attempt
