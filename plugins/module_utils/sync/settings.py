@@ -266,6 +266,8 @@ def convert(spec, value, where):
             if isinstance(value, (dict, list, bool)):
                 raise ValueError
             value = str(value)
+            if kind == "path" and spec.default is None and not value.strip():
+                return None  # an optional path left empty (an AWX credential without a CA, say): unset
         elif kind == "list":
             if isinstance(value, str):
                 value = [part.strip() for part in value.split(",") if part.strip()]

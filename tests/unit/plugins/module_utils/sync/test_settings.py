@@ -167,3 +167,12 @@ def test_role_options_split_secrets_from_settings():
     assert "default" not in zone["hold_down"] and "Overrides consul_dns_hold_down for this zone." in zone["hold_down"]["description"]
     assert set(zone) == set(schema.ALL_ZONE_KEYS)
     assert settings_options["consul_dns_lock_ttl"]["description"][-1] == "Between 10 and 86400."
+
+
+def test_an_optional_path_left_empty_is_unset():
+    """AWX's credential injectors render a missing CA as an empty string (docs/awx.md)."""
+    settings = load_settings({"consul_dns_zones": [ZONE], "consul_dns_consul_ca_path": "",
+                              "consul_dns_infoblox_ca_path": "  "})
+    assert settings["consul_ca_path"] is None and settings["infoblox_ca_path"] is None
+    with pytest.raises(SettingsError):
+        load_settings({"consul_dns_zones": [ZONE], "consul_dns_zone_dir": ["x"]})
