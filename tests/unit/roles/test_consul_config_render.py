@@ -49,6 +49,12 @@ CASES = {
                    "consul_acl_initial_management_token": "00000000-0000-4000-8000-000000000001"},
 }
 
+# case name -> task vars: agent-startup.json (settings read at start only)
+STARTUP_CASES = {
+    "server": {"consul_server": True},
+    "client": {"consul_server": False},
+}
+
 # case name -> task vars: the API URL the role's helpers use
 URL_CASES = {
     "loopback": {},
@@ -84,6 +90,14 @@ def _playbook(out):
                                          % (json.dumps(name), json.dumps(template))},
             "vars": dict({"_consul_encrypt_key_effective": KEY, "consul_server": True}, **case_vars),
         })
+    startup = str(ROLE / "templates" / "agent-startup.json.j2")
+    for name, case_vars in STARTUP_CASES.items():
+        tasks.append({
+            "name": "Render start-time settings %s" % name,
+            "ansible.builtin.set_fact": {"_startup": "{{ _startup | combine({%s: lookup('ansible.builtin.template', %s)}) }}"
+                                         % (json.dumps(name), json.dumps(startup))},
+            "vars": case_vars,
+        })
     for name, case_vars in URL_CASES.items():
         tasks.append({
             "name": "API URL %s" % name,
@@ -91,11 +105,12 @@ def _playbook(out):
             "vars": case_vars,
         })
     tasks.append({"name": "Write the results", "ansible.builtin.copy": {
-        "content": "{{ {'configs': _configs, 'urls': _urls} | to_json }}", "dest": "%s/rendered.json" % out,
+        "content": "{{ {'configs': _configs, 'urls': _urls, 'startup': _startup} | to_json }}",
+        "dest": "%s/rendered.json" % out,
         "mode": "0600"}})
     play = {"hosts": "localhost", "gather_facts": False,
             "vars_files": [str(ROLE / "defaults" / "main.yml"), str(ROLE / "vars" / "main.yml")],
-            "vars": {"_configs": {}, "_urls": {}},
+            "vars": {"_configs": {}, "_urls": {}, "_startup": {}},
             "tasks": tasks}
     return json.dumps([play])
 
@@ -110,11 +125,13 @@ def rendered(tmp_path_factory):
     data = json.loads((out / "rendered.json").read_text())
     configs = {name: json.loads(text) if isinstance(text, str) else text for name, text in data["configs"].items()}
     assert sorted(configs) == sorted(CASES) and sorted(data["urls"]) == sorted(URL_CASES)
-    return configs, data["urls"], out
+    startup = {name: json.loads(text) if isinstance(text, str) else text for name, text in data["startup"].items()}
+    assert sorted(startup) == sorted(STARTUP_CASES)
+    return configs, data["urls"], out, startup
 
 
 def test_default_version_is_a_current_release(rendered):
-    configs, _, _ = rendered
+    configs = rendered[0]
     # The default is a supported release: the 1.12+ layout, no 1.8-only keys.
     assert "ui_config" in configs["default"] and "ui" not in configs["default"]
     assert "tls" in configs["default-tls"]
@@ -190,9 +207,23 @@ def test_server_hostname_verification_can_be_turned_off(rendered):
 def test_server_and_client_settings(rendered):
     configs = rendered[0]
     server, client = configs["1.20.6-tls"], configs["1.20.6-tls-client"]
-    assert server["server"] is True and server["bootstrap_expect"] == 3
-    assert client["server"] is False and "bootstrap_expect" not in client
-    assert server["retry_join"] == client["retry_join"] == ["192.0.2.1", "192.0.2.2", "2001:db8::3"]
+    assert server["server"] is True and client["server"] is False
+    # No agent leaves on a stop or restart (a client that leaves takes its services out of DNS).
+    for config in (server, client):
+        assert config["leave_on_terminate"] is False and config["skip_leave_on_interrupt"] is True
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_start_time_settings_are_not_in_the_restart_file(rendered, name):
+    """retry_join, retry_interval and bootstrap_expect changing must not restart the fleet."""
+    assert not {"retry_join", "retry_interval", "bootstrap_expect", "start_join"} & set(rendered[0][name])
+
+
+def test_start_time_settings_file(rendered):
+    startup = rendered[3]
+    assert startup["server"] == {"bootstrap_expect": 3, "retry_interval": "5s",
+                                 "retry_join": ["192.0.2.1", "192.0.2.2", "2001:db8::3"]}
+    assert startup["client"] == {"retry_interval": "5s", "retry_join": ["192.0.2.1", "192.0.2.2", "2001:db8::3"]}
 
 
 @pytest.mark.parametrize("name,ui_key,token_key", [("1.8.7-acl", "ui", "master"),
@@ -241,6 +272,7 @@ def test_consul_1_8_7_accepts_the_rendering(rendered, name, tmp_path):
     config_dir = tmp_path / "consul.d"
     config_dir.mkdir()
     (config_dir / "agent.json").write_text(json.dumps(config))
+    (config_dir / "agent-startup.json").write_text(json.dumps(rendered[3]["server" if config["server"] else "client"]))
     proc = subprocess.run([consul, "validate", str(config_dir)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Configuration is valid!" in proc.stdout
