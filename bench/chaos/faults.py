@@ -349,5 +349,15 @@ class Injector(object):
                     raise
                 time.sleep(0.5)
         fault.start = time.time()
-        self.checker.corrupted(fault.start, params["value"])
+        # Its ModifyIndex, read from the leader: the state counts as rebuilt only once written after it.
+        index = None
+        while index is None and time.time() < deadline + 20 and not stop.is_set():
+            try:
+                response = self.session.get("%s/v1/kv/%s" % (self.bed.cluster.any_live_server().http_url, STATE_KEY),
+                                            params={"consistent": ""}, timeout=10)
+                response.raise_for_status()
+                index = response.json()[0]["ModifyIndex"]
+            except (requests.RequestException, ValueError, KeyError, IndexError):
+                time.sleep(0.5)
+        self.checker.corrupted(fault.start, params["value"], index or 0)
 

@@ -83,6 +83,7 @@ def build(run):
             "recovery_to_published_infoblox": quantiles(samples["recover_wapi"]),
             "recovery_to_published_dns": quantiles(samples["recover_dns"]),
             "recoveries_during_faults": samples["recover_impaired"],
+            "samples": checker.sample_list,
         },
         "writes_per_flap": writes_per_flap(checker, injector, bed.taps),
         "wapi": {"by_writer": calls, "total": total,
@@ -101,7 +102,7 @@ def build(run):
                         "named_reloads": bed.named.reloads, "consul_without_leader_seconds": round(no_leader, 1),
                         "consul_transitions": len(checker.transitions)},
         "quiet_periods": checker.quiet_results,
-        "corrupt_states": [dict((k, v) for k, v in c.items() if k not in ("offsets", "rebuilt_at", "t", "looked"))
+        "corrupt_states": [dict((k, v) for k, v in c.items() if k in ("value", "rebuilt", "by", "reported", "done"))
                            for c in checker.corruptions],
         "fault_list": [f.describe(t0) for f in injector.faults],
     }

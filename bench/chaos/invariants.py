@@ -7,6 +7,7 @@ whole time, never withdrawn), ``withdraw_bound`` (config.Bounds), ``agreement`` 
 ``one_writer`` (taps + the lock key), ``state_silent`` (a corrupt damping state reported and rebuilt),
 ``zone_file`` (it parses).
 """
+import base64
 import json
 import math
 import threading
@@ -79,6 +80,7 @@ class Checker(object):
         self.recoveries = {}
         self.samples = {"withdraw_wapi": [], "withdraw_dns": [], "recover_wapi": [], "recover_dns": [],
                         "withdraw_impaired": 0, "recover_impaired": 0}
+        self.sample_list = []  # every convergence sample, for the JSON
         self.violations = []
         self.violation_counts = {}
         self.writes_seen = dict((name, 0) for name in bed.taps)
@@ -348,11 +350,16 @@ class Checker(object):
                                                      self.b.withdraw, since, t - deadline + self.b.withdraw))
             if ob.was_published and not present and len(ob.gone) == 3 and not getattr(ob, "sampled", False):
                 ob.sampled = True
+                self._sample("withdraw", iid, ob.t, not ob.impaired, ob.gone)
                 if ob.impaired:
                     self.samples["withdraw_impaired"] += 1
                 else:
                     self.samples["withdraw_wapi"].append(ob.gone["wapi"] - ob.t)
                     self.samples["withdraw_dns"].append(ob.gone["dns"] - ob.t)
+
+    def _sample(self, kind, iid, t, calm, seen):
+        self.sample_list.append({"kind": kind, "instance": iid, "t": self.rel(t), "calm": calm,
+                                 "wapi": round(seen["wapi"] - t, 3), "dns": round(seen["dns"] - t, 3)})
 
     def _recoveries(self, t, sources, release):
         """Times from an instance healthy again to its address back in Infoblox and BIND (hold-down included)."""
@@ -373,6 +380,7 @@ class Checker(object):
                 if sources[source] is not None and key in sources[source] and source not in rec.back:
                     rec.back[source] = t
             if len(rec.back) == 2:
+                self._sample("recover", iid, rec.t, not rec.impaired, rec.back)
                 if rec.impaired:
                     self.samples["recover_impaired"] += 1
                 else:
@@ -426,23 +434,28 @@ class Checker(object):
                                                                       others[0][0] - entry["start"]))
 
     # ------------------------------------------------------------------ damping state
-    def corrupted(self, t, value):
+    def corrupted(self, t, value, index):
+        """A corrupt value was written at ``t`` with ModifyIndex ``index``."""
         with self.lock_:
             offsets = dict((name, len(driver.log())) for name, driver in self.bed.watches.items())
-            self.corruptions.append({"t": t, "value": value, "offsets": offsets, "timer_runs": len(self.bed.timer.runs),
-                                     "rebuilt": None, "reported": None, "done": False})
+            self.corruptions.append({"t": t, "value": value, "index": index, "offsets": offsets,
+                                     "timer_runs": len(self.bed.timer.runs), "rebuilt": None, "reported": None,
+                                     "done": False})
 
     def _read_state(self, t):
-        """The damping state's KV value, once a second while a corruption is being followed."""
+        """``(ModifyIndex, text)`` of the damping state in KV, once a second while a corruption is followed."""
         if not any(not c["done"] for c in self.corruptions) or t - self._kv_at < 1.0:
             return None
         self._kv_at = t
         try:
             server = self.bed.cluster.any_live_server()
-            response = self.session.get("%s/v1/kv/%s" % (server.http_url, STATE_KEY), params={"raw": "", "stale": ""},
+            response = self.session.get("%s/v1/kv/%s" % (server.http_url, STATE_KEY), params={"stale": ""},
                                         timeout=5)
-            return response.text if response.status_code == 200 else None
-        except (requests.RequestException, RuntimeError):
+            entry = response.json()[0] if response.status_code == 200 else None
+            if entry is None:
+                return None
+            return entry["ModifyIndex"], base64.b64decode(entry.get("Value") or "").decode("utf-8", "replace")
+        except (requests.RequestException, RuntimeError, ValueError, KeyError, IndexError):
             return None
 
     def _reported(self, corruption):
@@ -462,9 +475,9 @@ class Checker(object):
         for c in self.corruptions:
             if c["done"]:
                 continue
-            if c["rebuilt"] is None and state is not None:
+            if c["rebuilt"] is None and state is not None and state[0] > c["index"]:
                 try:
-                    document = json.loads(state)
+                    document = json.loads(state[1])
                 except ValueError:
                     document = None
                 if isinstance(document, dict) and document.get("version") == 1 and isinstance(
