@@ -1,5 +1,6 @@
-"""Regressions found by the chaos soak (bench/chaos, issue #15): each test replays, in a small bed, what a
-soak run showed, with the soak's seed in its docstring.
+"""Regressions found with the chaos soak (bench/chaos, issue #15): each test replays, in a small bed, a
+failure of the product under one of the soak's faults (the docstring says which, and the seed of the soak
+run that showed it, if one did).
 
 A real Consul dev agent, the WAPI simulator (in-process, its fault injection) and the watch service as
 its own process, as in tests/integration/test_zone_watch.py.
@@ -53,7 +54,10 @@ def test_a_write_that_lands_after_its_timeout_is_repaired(consul_dev, wapi_simul
     would repair it.
 
     Here: the withdrawal of 10.9.0.4 times out, the instance recovers, the retry finds nothing to do, and
-    the late delete removes a healthy address.
+    the late delete removes a healthy address. The soak's fault: ``wapi_timeout`` on writes (a request held
+    12 or 16 s against a 10 s write timeout); its ``agreement`` check (or ``withdraw_bound``, when the late
+    write is a create) reports the outcome. Found while building that fault, reproduced here; no soak run
+    had hit the timing yet when this test was written.
     """
     nios = wapi_simulator
     register_external(consul_dev, "crowd", ADDRESSES)
