@@ -119,8 +119,8 @@ class Services(object):
 
     def _ttl(self, inst, status):
         try:
-            requests.put("%s/v1/agent/check/%s/%s" % (self.cluster.clients[inst.node].http_url, status,
-                                                          inst.check_id), timeout=2)
+            url = "%s/v1/agent/check/%s/%s" % (self.cluster.clients[inst.node].http_url, status, inst.check_id)
+            requests.put(url, timeout=2)
         except requests.RequestException:
             pass  # the agent is down (a fault): its node is critical anyway
 

@@ -40,7 +40,7 @@ RELOAD_BUDGET = 1.0  # the zone file seen changed (0.1 s poll) and BIND reloaded
 
 PROFILES = {
     # ~3 minutes in all: two chaos phases with every kind of fault, each followed by a quiet period and
-# ``probes`` single failures and recoveries in calm conditions (the clean convergence figures).
+    # ``probes`` single failures and recoveries in calm conditions (the clean convergence figures).
     "short": {"phases": 2, "phase_seconds": 36, "timer_period": 20, "mass_failures": 1, "extra_faults": 0,
               "probes": 2, "durations": "short"},
     # 15-30 minutes: more phases, more faults per phase, every kind at least once.

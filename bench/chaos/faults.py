@@ -158,7 +158,7 @@ class Injector(object):
         iid, half = params["instance"], params["period"] / 2.0
         deadline = fault.start + fault.spec.duration
         failing = False
-        for _ in range(int(fault.spec.duration / half) + 2):
+        for _flip in range(int(fault.spec.duration / half) + 2):
             if stop.is_set() or time.time() >= deadline:
                 break
             (self.fail if not failing else self.recover)(iid)
@@ -360,4 +360,3 @@ class Injector(object):
             except (requests.RequestException, ValueError, KeyError, IndexError):
                 time.sleep(0.5)
         self.checker.corrupted(fault.start, params["value"], index or 0)
-

@@ -116,12 +116,12 @@ def _q(entry):
 
 def table(fig):
     """The figures as text."""
-    lines = ["Chaos soak, profile %s, seed %d: %.0f s; %s" % (fig["profile"], fig["seed"], fig["seconds"],
-                                                           fig["machine"])]
+    lines = ["Chaos soak, profile %s, seed %d: %.0f s; %s"
+             % (fig["profile"], fig["seed"], fig["seconds"], fig["machine"])]
     b = fig["bounds"]
-    lines.append("Withdrawal bound: %.1f s after the failure, or after a fault's end + its allowance (%s)" % (
-        b["withdraw_seconds"], ", ".join("%s %.1f s" % kv for kv in sorted(b["allowances_seconds"].items())
-                                          if kv[1])))
+    allowances = ", ".join("%s %.1f s" % kv for kv in sorted(b["allowances_seconds"].items()) if kv[1])
+    lines.append("Withdrawal bound: %.1f s after the failure, or after a fault's end + its allowance (%s)"
+                 % (b["withdraw_seconds"], allowances))
     lines.append("")
     lines.append("%-20s %8s %8s %9s" % ("fault", "injected", "skipped", "seconds"))
     for kind, entry in fig["faults"].items():

@@ -344,10 +344,10 @@ class Checker(object):
             if late and not ob.flagged:
                 ob.flagged = True
                 since = "the end of a fault or hold" if deadline - self.b.withdraw > ob.t else "the failure"
+                turned = "critical" if healthy is False else "gone from Consul"
                 self.violate(t, "withdraw_bound", "%s %s still in %s %.1fs after its instance turned %s (bound %.1fs "
-                             "from %s, %.1fs ago)" % (key[0], key[1], ", ".join(late), t - ob.t,
-                                                     "critical" if healthy is False else "gone from Consul",
-                                                     self.b.withdraw, since, t - deadline + self.b.withdraw))
+                             "from %s, %.1fs ago)" % (key[0], key[1], ", ".join(late), t - ob.t, turned,
+                                                      self.b.withdraw, since, t - deadline + self.b.withdraw))
             if ob.was_published and not present and len(ob.gone) == 3 and not getattr(ob, "sampled", False):
                 ob.sampled = True
                 self._sample("withdraw", iid, ob.t, not ob.impaired, ob.gone)
@@ -421,8 +421,8 @@ class Checker(object):
                 self.writes_checked += 1
                 me = "chaos %s" % name
                 holders = self._holders_around(entry["start"])
-                what = "%s sent a WAPI write (%s %s, answer %s)" % (name, entry["method"], entry["path"],
-                                                                   entry["status"])
+                what = "%s sent a WAPI write (%s %s, answer %s)" % (
+                    name, entry["method"], entry["path"], entry["status"])
                 if me not in holders:
                     self.violate(entry["start"], "one_writer", "%s while the lock was held by %s" % (
                         what, " / ".join(sorted(str(h) for h in holders))))
@@ -430,8 +430,8 @@ class Checker(object):
                 others = [(at, h) for at, h in self._taken_between(entry["start"] + DELTA, end - DELTA) if h != me]
                 if others:
                     self.violate(end, "one_writer", "%s that NIOS answered only %.1fs later, after %s took the lock "
-                                 "(%.1fs after the write was sent)" % (what, end - entry["start"], others[0][1],
-                                                                      others[0][0] - entry["start"]))
+                                 "(%.1fs after the write was sent)"
+                                 % (what, end - entry["start"], others[0][1], others[0][0] - entry["start"]))
 
     # ------------------------------------------------------------------ damping state
     def corrupted(self, t, value, index):

@@ -123,7 +123,7 @@ class Soak(object):
         self.quiet("after phase %d" % (number + 1), now + 2, deadline)
         # Probes in calm conditions: a live writer holds the lock, Consul has a leader, no fault runs.
         self.wait(lambda: self.checker.calm(time.time()), self.bounds.allowance("consul"))
-        for _ in range(self.profile["probes"]):
+        for _probe in range(self.profile["probes"]):
             if self.enough():
                 return
             self.probe(number)

@@ -56,7 +56,7 @@ def make_schedule(seed, profile_name, profile):
     rng = random.Random(seed)
     durations = DURATIONS[profile["durations"]]
     n, length = profile["phases"], profile["phase_seconds"]
-    kinds_by_phase = [[] for _ in range(n)]
+    kinds_by_phase = [[] for _phase in range(n)]
     # Every kind once, spread over the phases; the two server faults never in the same phase.
     singles = [k for k in KINDS if k != MASS]
     rng.shuffle(singles)
@@ -71,7 +71,7 @@ def make_schedule(seed, profile_name, profile):
             kinds_by_phase[(phase + 1) % n].append(moved)
     extra_pool = STATE_KINDS * 3 + WAPI_KINDS + AGENT_KINDS + OTHER_KINDS + SERVER_KINDS
     for phase in range(n):
-        for _ in range(profile["extra_faults"]):
+        for _extra in range(profile["extra_faults"]):
             kind = rng.choice(extra_pool)
             if kind in ONE_PER_PHASE and kind in kinds_by_phase[phase]:
                 kind = rng.choice(STATE_KINDS)
@@ -134,4 +134,3 @@ def make_schedule(seed, profile_name, profile):
     probe_order = [i.id for i in targets]
     rng.shuffle(probe_order)
     return phases, ticks, probe_order
-

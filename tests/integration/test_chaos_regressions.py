@@ -9,11 +9,12 @@ import time
 
 import pytest
 
-from tests.integration.test_zone_watch import watches  # noqa: F401 - the fixture
+from tests.integration import test_zone_watch
 from tests.integration.zone_sync_bed import nios_addresses, nios_create_zone
 from tests.integration.zone_watch_bed import WatchProcess, register_external
 
 pytestmark = [pytest.mark.consul, pytest.mark.slow]
+watches = test_zone_watch.watches  # the fixture that stops the watch services a test started
 
 ZONE = "geant.services"
 ADDRESSES = ["10.9.0.1", "10.9.0.2", "10.9.0.3", "10.9.0.4"]

@@ -273,6 +273,6 @@ def test_consul_1_8_7_accepts_the_rendering(rendered, name, tmp_path):
     config_dir.mkdir()
     (config_dir / "agent.json").write_text(json.dumps(config))
     (config_dir / "agent-startup.json").write_text(json.dumps(rendered[3]["server" if config["server"] else "client"]))
-    proc = subprocess.run([consul, "validate", str(config_dir)], capture_output=True, text=True)
+    proc = subprocess.run([consul, "validate", str(config_dir)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Configuration is valid!" in proc.stdout

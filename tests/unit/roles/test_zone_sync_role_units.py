@@ -177,12 +177,12 @@ def test_requirements_pin_every_package_with_hashes():
     for name, version, _marker, hashes in entries:
         assert hashes and all(re.fullmatch("[0-9a-f]{64}", h) for h in hashes), name
         assert re.fullmatch(r"[0-9][0-9a-z.+]*", version), (name, version)
-    names = {name for name, _, _, _ in entries}
+    names = {entry[0] for entry in entries}
     top = {re.split("[=<>; ]", line)[0].lower() for line in (ROLE / "files" / "requirements.in").read_text().splitlines()
            if line.strip() and not line.startswith("#")}
     assert top <= names
     assert {"jinja2", "pyyaml", "cryptography", "urllib3", "six"} <= names  # dependencies too, not just the top
-    ansible = {marker for name, _, marker, _ in entries if name == "ansible-core"}
+    ansible = {entry[2] for entry in entries if entry[0] == "ansible-core"}
     assert ansible == {"python_full_version < '3.11'", "python_full_version >= '3.11'"}
 
 
