@@ -26,6 +26,25 @@ FORWARD_RESPONSE_HEADERS = ("Content-Type", "Set-Cookie", "WWW-Authenticate")
 UPSTREAM_TIMEOUT = 300  # longer than any latency fault: the writer's own timeout decides
 
 
+def written_names(body):
+    """Record names a WAPI ``request`` body writes: ``data.name`` of creates, the name in a ref's last part."""
+    try:
+        items = json.loads(body or b"[]")
+    except ValueError:
+        return []
+    names = set()
+    for item in items if isinstance(items, list) else [items]:
+        if not isinstance(item, dict) or item.get("method") == "GET":
+            continue
+        name = (item.get("data") or {}).get("name")
+        target = item.get("object") or ""
+        if not name and ":" in target.split("/", 1)[-1]:
+            name = target.split(":", 2)[-1].rsplit("/", 1)[0]
+        if name:
+            names.add(name)
+    return sorted(names)
+
+
 def call_kind(method, path, body):
     """``read``, ``write`` or ``other`` (logout) for a WAPI call: a ``request`` is a write unless every
     item is a GET."""
@@ -70,6 +89,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else None
         entry = {"writer": tap.writer, "start": time.time(), "end": None, "method": method,
                  "path": self.path.split("?", 1)[0], "kind": call_kind(method, self.path, body), "status": None}
+        if entry["kind"] == "write":
+            entry["names"] = written_names(body)
         kill = tap.take_kill() if entry["kind"] == "write" else None
         if kill is not None and kill["when"] == "before":
             entry["killed"] = "before"
