@@ -351,15 +351,17 @@ class Checker(object):
             if ob.was_published and not present and len(ob.gone) == 3 and not getattr(ob, "sampled", False):
                 ob.sampled = True
                 self._sample("withdraw", iid, ob.t, not ob.impaired, ob.gone)
-                if ob.impaired:
-                    self.samples["withdraw_impaired"] += 1
-                else:
-                    self.samples["withdraw_wapi"].append(ob.gone["wapi"] - ob.t)
-                    self.samples["withdraw_dns"].append(ob.gone["dns"] - ob.t)
 
     def _sample(self, kind, iid, t, calm, seen):
+        """One convergence sample (``kind`` withdraw or recover): in the figures when calm, counted apart
+        otherwise; every one in the JSON."""
         self.sample_list.append({"kind": kind, "instance": iid, "t": self.rel(t), "calm": calm,
                                  "wapi": round(seen["wapi"] - t, 3), "dns": round(seen["dns"] - t, 3)})
+        if not calm:
+            self.samples["%s_impaired" % kind] += 1
+            return
+        for source in ("wapi", "dns"):
+            self.samples["%s_%s" % (kind, source)].append(seen[source] - t)
 
     def _recoveries(self, t, sources, release):
         """Times from an instance healthy again to its address back in Infoblox and BIND (hold-down included)."""
@@ -381,11 +383,6 @@ class Checker(object):
                     rec.back[source] = t
             if len(rec.back) == 2:
                 self._sample("recover", iid, rec.t, not rec.impaired, rec.back)
-                if rec.impaired:
-                    self.samples["recover_impaired"] += 1
-                else:
-                    self.samples["recover_wapi"].append(rec.back["wapi"] - rec.t)
-                    self.samples["recover_dns"].append(rec.back["dns"] - rec.t)
                 self.recoveries[iid] = "done"
             elif t - rec.t > 300:
                 self.recoveries[iid] = "done"
