@@ -9,7 +9,10 @@
 - `reload` against a real 1.8.7 agent: a reload Consul refuses fails (a SIGHUP would only be logged),
   the services of the config dir must be registered, removed ones gone;
 - the order of a rolling restart (tasks/restart.yml): agents that are down first, the raft leader
-  last, then clients.
+  last, then clients;
+- the flow of tasks/restart.yml with a fake helper: every pre-flight before the first restart, a
+  failure (pre-flight or restart) ends the play and the playbook, no host is restarted after a failed
+  one, the hosts left keep their pending-restart marker.
 """
 
 import importlib.machinery
@@ -294,3 +297,63 @@ def test_restart_order(tmp_path):
     result = run_playbook(json.dumps(plays), args=["-i", str(inventory)])
     assert result.rc == 0, result.output[-3000:]
     assert json.loads(out.read_text()) == ["s3", "s2", "s1", "c2", "c1"]
+
+
+FAKE_HELPER = r'''#!/bin/sh
+# fake consul-restart-wait: $1 = preflight|restart, $2 = host; FAIL_PRE / FAIL_RESTART / LEADER / LOG from the env
+echo "$1 $2" >> "$LOG"
+if [ "$1" = preflight ]; then
+  [ "$2" = "$FAIL_PRE" ] && { echo "pre-flight check failed on $2: broken" >&2; exit 1; }
+  leader=false; [ "$2" = "$LEADER" ] && leader=true
+  echo "{\"server\": true, \"running\": true, \"healthy\": true, \"leader\": $leader}"
+else
+  [ "$2" = "$FAIL_RESTART" ] && { echo "$2 did not stay up after the restart" >&2; exit 1; }
+  echo "$2 restarted"
+fi
+'''
+
+
+@pytest.mark.parametrize("fail_pre,fail_restart,restarted,completed", [
+    ("", "", ["s2", "s3", "s1"], True),   # followers in play order, the leader (s1) last
+    ("s2", "", [], False),                # a pre-flight failure: no restart at all
+    ("", "s2", ["s2"], False),            # the first restart fails: nothing after it
+    ("", "s3", ["s2", "s3"], False),      # the second fails: the leader is not restarted
+])
+def test_rolling_restart_stops_at_the_first_failure(tmp_path, fail_pre, fail_restart, restarted, completed):
+    """tasks/restart.yml and restart_one.yml as the handler runs them, with a fake helper: the pre-flight
+    runs on every host before any restart, the order puts the leader last, a failure ends the play for all
+    hosts (and the playbook), and the hosts not restarted keep their pending-restart marker.
+    ``restarted``: the restarts attempted, the failing one included."""
+    helper_path = tmp_path / "fake-helper"
+    helper_path.write_text(FAKE_HELPER)
+    helper_path.chmod(0o755)
+    log = tmp_path / "log"
+    log.write_text("")
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"all": {"children": {"consul_servers": {"hosts": {"s1": {}, "s2": {}, "s3": {}}}}}}))
+    plays = [
+        {"hosts": "consul_servers", "gather_facts": False, "connection": "local",
+         "environment": {"LOG": str(log), "FAIL_PRE": fail_pre, "FAIL_RESTART": fail_restart, "LEADER": "s1"},
+         "tasks": [{"name": "The role's restart, as its handler includes it", "ansible.builtin.import_role": {
+             "name": "geant.consul_dns.consul", "tasks_from": "restart.yml"}}]},
+        {"hosts": "consul_servers", "gather_facts": False, "connection": "local",
+         "tasks": [{"name": "Next play", "ansible.builtin.debug": {"msg": "next play reached"}, "run_once": True}]},
+    ]
+    # Role vars (vars/main.yml) give way to extra vars only.
+    extra = {
+        "_consul_preflight_argv": [str(helper_path), "preflight", "{{ inventory_hostname }}"],
+        "_consul_restart_argv": [str(helper_path), "restart", "{{ inventory_hostname }}"],
+        "_consul_restart_marker": str(tmp_path / "markers" / "{{ inventory_hostname }}.restart-pending"),
+        "consul_acl_enable": False,
+    }
+    result = run_playbook(json.dumps(plays), extra_vars=extra, args=["-i", str(inventory)])
+    lines = log.read_text().split()
+    calls = list(zip(lines[0::2], lines[1::2]))
+    assert sorted(host for phase, host in calls if phase == "preflight") == ["s1", "s2", "s3"], calls
+    # Every pre-flight ran before the first restart.
+    assert [phase for phase, _ in calls] == ["preflight"] * 3 + ["restart"] * len(restarted), calls
+    assert [host for phase, host in calls if phase == "restart"] == restarted
+    assert (result.rc == 0) is completed, result.output[-3000:]
+    assert ("next play reached" in result.stdout) is completed
+    markers = sorted(p.name.split(".")[0] for p in (tmp_path / "markers").glob("*.restart-pending"))
+    assert markers == sorted({"s1", "s2", "s3"} - (set(restarted) - {fail_restart})), markers
