@@ -351,7 +351,7 @@ def test_rolling_restart_stops_at_the_first_failure(tmp_path, fail_pre, fail_res
     calls = list(zip(lines[0::2], lines[1::2]))
     assert sorted(host for phase, host in calls if phase == "preflight") == ["s1", "s2", "s3"], calls
     # Every pre-flight ran before the first restart.
-    assert [phase for phase, _ in calls] == ["preflight"] * 3 + ["restart"] * len(restarted), calls
+    assert [phase for phase, _host in calls] == ["preflight"] * 3 + ["restart"] * len(restarted), calls
     assert [host for phase, host in calls if phase == "restart"] == restarted
     assert (result.rc == 0) is completed, result.output[-3000:]
     assert ("next play reached" in result.stdout) is completed
