@@ -10,6 +10,7 @@ import argparse
 import os
 import random
 import shutil
+import signal
 import sys
 import time
 
@@ -39,8 +40,13 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def _terminated(signum, _frame):
+    raise SystemExit("stopped by signal %d" % signum)  # the bed is stopped on the way out (finally blocks)
+
+
 def main(argv=None):
     options = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminated)
     seed = options.seed if options.seed is not None else random.SystemRandom().randrange(1, 2 ** 31)
     block = options.address_block or "127.211.%d" % (os.getpid() % 200 + 20)
     output = options.output or str(DEFAULT_OUTPUT) % (

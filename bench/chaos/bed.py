@@ -213,6 +213,7 @@ class WatchDriver(object):
         self.rss_max = 0
 
     def start(self):
+        self.started = time.time()
         self.proc = WatchProcess(self.tmp, self.name, self.settings, collections=self.collections)
         self.incarnations += 1
         self.cpu_last = 0.0
@@ -302,14 +303,14 @@ class TimerDriver(object):
             if self.current is not None:
                 self.skipped_ticks += 1
                 continue
-            self.current = (BackgroundRun(self.settings), self.clock())
+            self.current = (BackgroundRun(self.settings), self.clock(), time.time())
         while self.current is not None and not self.stop_event.wait(0.2):
             self._reap()
 
     def _reap(self):
         if self.current is None:
             return
-        run, started = self.current
+        run, started, _wall = self.current
         if run.proc.poll() is None and self.clock() - started < self.MAX_RUN:
             return
         if run.proc.poll() is None:
@@ -401,12 +402,13 @@ class Bed(object):
             return want <= set(c["ServiceID"] for c in checks if c["ServiceID"])
         self.cluster.wait_for(passing, timeout, "not every instance passes its check")
 
-    def writer_alive(self, holder):
-        """Whether ``holder`` (the lock key's holder name) is a writer that runs now."""
+    def writer_alive(self, holder, since):
+        """Whether ``holder`` (the lock key's holder name, holding it since ``since``) is a writer that runs
+        now: not the session of a killed incarnation."""
         if holder == "chaos timer":
-            return self.timer.current is not None
+            return self.timer.current is not None and self.timer.current[2] <= since
         driver = self.watch_of_holder(holder)
-        return driver is not None and driver.alive()
+        return driver is not None and driver.alive() and driver.started <= since
 
     def watch_of_holder(self, holder):
         for name, driver in self.watches.items():

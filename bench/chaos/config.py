@@ -21,6 +21,8 @@ sync from running - from the moment that fault ended plus the fault's own allowa
 - WAPI faults: the fault's latency (a call already waiting) + READ_RETRIES (the client's read retries:
   0.5 + 1 + 2 s) + watch_retry_max (the back-off of a failed sync);
 - the zone file's directory read-only: watch_retry_max + READ_RETRIES;
+- both watch services stopped (only the timer syncs then): 1.25 x the timer's period (its ticks come
+  up to a quarter period late) + TIMER_HOLD_BUDGET;
 - check flaps, failed instances, client agents killed or restarted, a corrupt damping state: 0 (they
   are the changes themselves, or - corrupt state - the next run rebuilds it without waiting).
 
@@ -85,7 +87,7 @@ DEFAULTS = {  # the schema's defaults the soak relies on (plugins/module_utils/s
 class Bounds(object):
     """The figures of the settings the invariants use, and the bound derived from them."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, timer_period=60.0):
         s = dict(DEFAULTS, **settings)
         self.s = s
         self.hold_down = float(s["consul_dns_hold_down"])
@@ -109,6 +111,7 @@ class Bounds(object):
             "holder_killed": 2 * ttl + delay + TIMER_HOLD_BUDGET,
             "wapi": READ_RETRIES + self.retry_max,
             "zone_dir": READ_RETRIES + self.retry_max,
+            "timer_only": 1.25 * timer_period + TIMER_HOLD_BUDGET,
             "none": 0.0,
         }
 

@@ -14,7 +14,8 @@ from bench.chaos.bed import FAULTABLE
 from bench.chaos.config import ZONE
 from bench.chaos.schedule import WAPI_KINDS_SET
 
-FAMILY = {"leader_kill": "consul", "quorum_loss": "consul", "watch_kill": "holder_killed", "zone_dir_ro": "zone_dir"}
+FAMILY = {"leader_kill": "consul", "quorum_loss": "consul", "watch_kill": "holder_killed", "zone_dir_ro": "zone_dir",
+          "watches_stopped": "timer_only"}
 STATE_KEY = "consul-dns/state/%s" % ZONE
 WAPI_PATH = r"^/wapi/v2\.12/"  # the writers' WAPI version; the observer reads v2.11 and is never faulted
 
@@ -77,6 +78,7 @@ class Injector(object):
         self._fail_counts = {}
         self._agent_locks = dict((name, threading.Lock()) for name in FAULTABLE)
         self._server_lock = threading.Lock()
+        self._watch_lock = threading.Lock()  # watch_kill and watches_stopped: one at a time
         self._rollback_users = 0
         self.rules = WapiRules(bed.nios)
         self.session = requests.Session()
@@ -241,7 +243,31 @@ class Injector(object):
             for server in servers:
                 server.start()
 
+    def _watches_stopped(self, fault, params, stop):
+        """Both watch services stopped (SIGTERM, as ``systemctl stop``: the holder releases the lock), so that
+        only the timer's playbook syncs for a while; started again after the fault's duration."""
+        if not self._watch_lock.acquire(timeout=fault.spec.duration):
+            raise RuntimeError("another fault holds the watch services")
+        try:
+            fault.start = time.time()
+            for driver in self.bed.watches.values():
+                driver.terminate()
+            self._hold(fault, stop)
+            for driver in self.bed.watches.values():
+                driver.start()
+            fault.end = time.time()
+        finally:
+            self._watch_lock.release()
+
     def _watch_kill(self, fault, params, stop):
+        if not self._watch_lock.acquire(timeout=30):
+            raise RuntimeError("another fault holds the watch services")
+        try:
+            self._kill_holder(fault, params, stop)
+        finally:
+            self._watch_lock.release()
+
+    def _kill_holder(self, fault, params, stop):
         """kill -9 the watch service holding the lock at its next WAPI write (a change is made so that one
         comes), else after 15 s; systemd-like restart after the fault's duration."""
         deadline = time.time() + 15

@@ -24,10 +24,11 @@ MAX_VIOLATIONS_KEPT = 500
 
 
 class Obligation(object):
-    def __init__(self, t, calm):
+    def __init__(self, t, unrest):
         self.t = t  # the instance critical (or gone) in Consul since
         self.hold_until = 0.0
-        self.impaired = not calm
+        self.impaired = unrest is not None
+        self.why = unrest
         self.flagged = False
         self.was_published = None
         self.gone = {}  # source -> time first seen absent
@@ -195,18 +196,15 @@ class Checker(object):
         return kept
 
     def _guard_holds(self, published, kept):
-        """Whether the shrink guard or Infoblox's change ratio may be refusing the zone now (an upper bound
-        of the loss: failing, gone or possibly suppressed, less what keep holds)."""
+        """Whether the shrink guard or Infoblox's change ratio may be refusing the zone now: the published
+        addresses whose instance is failing or gone, less what keep holds, as a share of those published (an
+        upper bound: some may still be in grace). A healthy published address is never lost to suppression
+        alone: its figure of merit only grows when it falls."""
         if not published:
             return False
         by_key = dict((self.key[i], i) for i in self.key)
-        lost = 0
-        for key in published:
-            iid = by_key.get(key)
-            if iid is None or iid in kept:
-                continue
-            if self.health.get(iid) is not True or iid in self.maybe_suppressed:
-                lost += 1
+        lost = sum(1 for key in published if by_key.get(key) is not None and by_key[key] not in kept
+                   and self.health.get(by_key[key]) is not True)
         ratio = lost / float(len(published))
         return ((len(published) >= self.b.shrink_min and ratio > self.b.shrink_ratio)
                 or (len(published) >= self.b.change_min and ratio > self.b.change_ratio))
@@ -214,12 +212,20 @@ class Checker(object):
     def calm(self, t):
         """For the convergence figures: no fault that keeps the sync from running is active at ``t``, Consul
         has a leader, and a live writer holds the lock (the bound itself is judged with the allowances)."""
-        if not self.leader or self.injector is None:
-            return False
-        active = [f for f in self.injector.faults if f.family != "none" and f.start <= t
+        return self.unrest(t) is None
+
+    def unrest(self, t):
+        """Why ``t`` is not calm (None when it is)."""
+        if self.injector is None:
+            return "starting"
+        if not self.leader:
+            return "no Consul leader"
+        active = [f.kind for f in self.injector.faults if f.family != "none" and f.start <= t
                   and (f.end is None or f.end >= t) and not f.status.startswith("skipped")]
-        holder = self.lock_timeline[-1][1] if self.lock_timeline else None
-        return not active and self.bed.writer_alive(holder)
+        if active:
+            return "fault %s" % ", ".join(active)
+        at, holder, _session = self.lock_timeline[-1] if self.lock_timeline else (0.0, None, None)
+        return None if self.bed.writer_alive(holder, at) else "lock held by %s, not a live writer" % holder
 
     def release(self, t):
         out = self.injector.release(t) if self.injector else 0.0
@@ -251,9 +257,10 @@ class Checker(object):
         published = snap.wapi if snap.wapi is not None else (self.last.wapi if self.last else None)
         held = self._guard_holds(published or set(), kept)
         release = self.release(t)
-        self._obligations(t, sources, kept, held, release)
+        calm = self.calm(t)
+        self._obligations(t, sources, kept, held, release, calm)
         if self.armed:
-            self._recoveries(t, sources, release)
+            self._recoveries(t, sources, calm)
         self._writes(t)
         self._corruptions(t, state, release)
         if self.quiet is not None:
@@ -316,7 +323,7 @@ class Checker(object):
                              % sorted(set(records) ^ set(self.unowned_other))[:5])
                 self.unowned_other = records
 
-    def _obligations(self, t, sources, kept, held, release):
+    def _obligations(self, t, sources, kept, held, release, calm):
         for iid, key in self.key.items():
             healthy = self.health.get(iid, True)
             ob = self.obligations.get(iid)
@@ -325,11 +332,15 @@ class Checker(object):
                     del self.obligations[iid]
                 continue
             if ob is None:
-                ob = self.obligations[iid] = Obligation(self.since.get(iid, t), self.calm(self.since.get(iid, t)))
+                ob = self.obligations[iid] = Obligation(self.since.get(iid, t), self.unrest(self.since.get(iid, t)))
                 present = [s for s, cur in sources.items() if cur is not None and key in cur]
                 ob.was_published = bool(present)
             if held or iid in kept:
                 ob.hold_until, ob.impaired = t, True
+                ob.why = ob.why or ("shrink guard or change ratio" if held else "all-failing keep")
+            if not calm:
+                ob.impaired = True
+                ob.why = ob.why or self.unrest(t)
             deadline = max(ob.t, ob.hold_until, release) + self.b.withdraw
             present = []
             for source, current in sources.items():
@@ -350,20 +361,20 @@ class Checker(object):
                                                       self.b.withdraw, since, t - deadline + self.b.withdraw))
             if ob.was_published and not present and len(ob.gone) == 3 and not getattr(ob, "sampled", False):
                 ob.sampled = True
-                self._sample("withdraw", iid, ob.t, not ob.impaired, ob.gone)
+                self._sample("withdraw", iid, ob.t, not ob.impaired, ob.gone, ob.why)
 
-    def _sample(self, kind, iid, t, calm, seen):
+    def _sample(self, kind, iid, t, calm, seen, why=None):
         """One convergence sample (``kind`` withdraw or recover): in the figures when calm, counted apart
         otherwise; every one in the JSON."""
         self.sample_list.append({"kind": kind, "instance": iid, "t": self.rel(t), "calm": calm,
-                                 "wapi": round(seen["wapi"] - t, 3), "dns": round(seen["dns"] - t, 3)})
+                                 "wapi": round(seen["wapi"] - t, 3), "dns": round(seen["dns"] - t, 3), "why": why})
         if not calm:
             self.samples["%s_impaired" % kind] += 1
             return
         for source in ("wapi", "dns"):
             self.samples["%s_%s" % (kind, source)].append(seen[source] - t)
 
-    def _recoveries(self, t, sources, release):
+    def _recoveries(self, t, sources, calm):
         """Times from an instance healthy again to its address back in Infoblox and BIND (hold-down included)."""
         for iid, key in self.key.items():
             rec = self.recoveries.get(iid)
@@ -378,6 +389,8 @@ class Checker(object):
                 continue
             if rec == "done":
                 continue
+            if not calm:
+                rec.impaired = True
             for source in ("wapi", "dns"):
                 if sources[source] is not None and key in sources[source] and source not in rec.back:
                     rec.back[source] = t

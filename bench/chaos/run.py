@@ -32,7 +32,7 @@ class Soak(object):
         self.profile = PROFILES[profile_name]
         self.phases, self.ticks, self.probe_order = make_schedule(seed, profile_name, self.profile)
         self.bed = Bed(block, log, workdir, **({"collections": collections} if collections else {}))
-        self.bounds = Bounds(self.bed.settings)
+        self.bounds = Bounds(self.bed.settings, self.profile["timer_period"])
         self.stop = threading.Event()
         self.checker = self.observer = self.injector = None
         self.max_violations = max_violations

@@ -15,20 +15,21 @@ MASS = "mass_failure"
 SERVER_KINDS = ("leader_kill", "quorum_loss")
 AGENT_KINDS = ("agent_kill", "agent_restart")
 WAPI_KINDS = ("wapi_5xx", "wapi_timeout", "wapi_drop", "wapi_slow", "wapi_request_item", "wapi_401")
-OTHER_KINDS = ("watch_kill", "zone_dir_ro", "corrupt_state")
+OTHER_KINDS = ("watch_kill", "watches_stopped", "zone_dir_ro", "corrupt_state")
 KINDS = STATE_KINDS + (MASS,) + SERVER_KINDS + AGENT_KINDS + WAPI_KINDS + OTHER_KINDS
-ONE_PER_PHASE = SERVER_KINDS + ("watch_kill", "zone_dir_ro")
+ONE_PER_PHASE = SERVER_KINDS + ("watch_kill", "watches_stopped", "zone_dir_ro")
 
-# seconds (min, max) per kind and profile; instantaneous kinds have none
+# seconds (min, max) per kind and profile; instantaneous kinds have none. watches_stopped lasts at least
+# 1.25 timer periods + 5 s, so that a timer run syncs while it lasts.
 DURATIONS = {
     "short": {"flap": (8, 18), "instance_fail": (8, 20), MASS: (10, 14), "agent_kill": (5, 12),
               "leader_kill": (5, 10), "quorum_loss": (20, 25), "watch_kill": (2, 6), "wapi_5xx": (4, 10),
               "wapi_timeout": (6, 12), "wapi_drop": (3, 8), "wapi_slow": (6, 14), "wapi_request_item": (10, 15),
-              "wapi_401": (4, 10), "zone_dir_ro": (5, 10)},
+              "wapi_401": (4, 10), "zone_dir_ro": (5, 10), "watches_stopped": (30, 34)},
     "long": {"flap": (15, 60), "instance_fail": (15, 90), MASS: (15, 30), "agent_kill": (5, 40),
              "leader_kill": (5, 30), "quorum_loss": (20, 45), "watch_kill": (2, 20), "wapi_5xx": (5, 30),
              "wapi_timeout": (8, 30), "wapi_drop": (3, 20), "wapi_slow": (10, 40), "wapi_request_item": (10, 30),
-             "wapi_401": (5, 30), "zone_dir_ro": (5, 30)},
+             "wapi_401": (5, 30), "zone_dir_ro": (5, 30), "watches_stopped": (80, 100)},
 }
 CORRUPT_VALUES = ['{"version": 1, "addresses": ', "not json at all", '{"version": 99, "addresses": {}}', "[]",
                   '{"encoding": "zlib+base64", "data": "!!!"}']
@@ -47,6 +48,18 @@ class FaultSpec(object):
 
 def faultable_instances():
     return [i for i in instances() if not i.steady]
+
+
+def _after_server_faults(specs, kind):
+    """Move ``kind`` after the phase's Consul server fault when they would overlap (only the timer syncs
+    while the watch services are stopped: it needs a leader to)."""
+    servers = [s for s in specs if s.kind in SERVER_KINDS]
+    for spec in specs:
+        if spec.kind != kind:
+            continue
+        for server in servers:
+            if spec.at < server.at + server.duration and server.at < spec.at + spec.duration:
+                spec.at = server.at + server.duration + 1.0
 
 
 def make_schedule(seed, profile_name, profile):
@@ -128,6 +141,7 @@ def make_schedule(seed, profile_name, profile):
             elif kind == "corrupt_state":
                 params["value"] = rng.choice(CORRUPT_VALUES)
             specs.append(FaultSpec(kind, phase, at, duration, **params))
+        _after_server_faults(specs, "watches_stopped")
         specs.sort(key=lambda s: s.at)
         phases.append(specs)
     ticks = [k * profile["timer_period"] + rng.uniform(0, profile["timer_period"] / 4.0) for k in range(1, 200)]
