@@ -15,6 +15,7 @@
   one, the hosts left keep their pending-restart marker.
 """
 
+import http.server
 import importlib.machinery
 import importlib.util
 import json
@@ -23,6 +24,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -162,6 +164,38 @@ def test_preflight_command_fails_on_a_mismatch_consul_validate_accepts(tls, tmp_
     status = json.loads(capsys.readouterr().out)
     # No agent runs here (no such unit): it would be restarted first.
     assert status["running"] is False and status["server"] is True
+
+
+def test_autopilot_answer_of_an_unhealthy_cluster_is_read():
+    """Autopilot answers 429 (text/plain, the same JSON) while a server is down: that is health, not an error
+    (read as an error, every server looked unhealthy and the leader was no longer restarted last)."""
+    body = {"Healthy": False, "FailureTolerance": 0, "Servers": [
+        {"Name": "s1", "Healthy": True, "Leader": True, "Voter": True},
+        {"Name": "s2", "Healthy": False, "Leader": False, "Voter": True}]}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server API
+            data = json.dumps(body).encode()
+            self.send_response(429 if self.path.startswith("/v1/operator/autopilot/health") else 500)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        api = helper.Api("http://127.0.0.1:%d" % server.server_address[1], token="")
+        health, servers = helper.autopilot(api)
+        assert health["FailureTolerance"] == 0 and servers["s1"]["Leader"] and not servers["s2"]["Healthy"]
+        with pytest.raises(OSError, match="HTTP 500"):
+            api.get("/v1/status/leader")
+    finally:
+        server.shutdown()
 
 
 def test_client_waits_for_its_checks_to_run_again():
