@@ -72,17 +72,33 @@ if [[ " ${scenarios[*]} " == *" zone_sync "* ]]; then
   fi
 fi
 
+# Scenarios run in MOLECULE_JOBS parallel lanes (default 2): each has its own containers, addresses
+# (10.88.21x.0/24) and ephemeral directory, so only two runs of the same scenario clash - a lock per
+# scenario (/tmp/geant-molecule-<scenario>.lock) serialises those, also across checkouts. Each
+# scenario's output goes to a log printed whole when it ends, so lanes do not interleave.
+jobs=${MOLECULE_JOBS:-2}
+logs=$(mktemp -d /tmp/consul-dns-molecule-logs.XXXXXX)
+run_scenario() {
+  local s=$1 t0=$SECONDS rc=0
+  flock "/tmp/geant-molecule-$s.lock" molecule test -s "$s" >"$logs/$s.log" 2>&1 || rc=$?
+  {
+    echo "=== molecule test -s $s"
+    cat "$logs/$s.log"
+    if [ "$rc" = 0 ]; then echo "=== molecule $s: passed in $((SECONDS - t0))s"
+    else echo "=== molecule $s: FAILED after $((SECONDS - t0))s"; fi
+  } | flock "$logs/.print" cat
+  echo "$rc" >"$logs/$s.rc"
+}
 failed=()
 start=$SECONDS
 for s in "${scenarios[@]}"; do
-  t0=$SECONDS
-  echo "=== molecule test -s $s"
-  if molecule test -s "$s"; then
-    echo "=== molecule $s: passed in $((SECONDS - t0))s"
-  else
-    echo "=== molecule $s: FAILED after $((SECONDS - t0))s" >&2
-    failed+=("$s")
-  fi
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  run_scenario "$s" &
 done
-echo "=== molecule stage: ${#scenarios[@]} scenario(s), $((${#scenarios[@]} - ${#failed[@]})) passed, ${#failed[@]} failed, $((SECONDS - start))s"
+wait
+for s in "${scenarios[@]}"; do
+  [ "$(cat "$logs/$s.rc" 2>/dev/null)" = 0 ] || failed+=("$s")
+done
+rm -rf "$logs"
+echo "=== molecule stage: ${#scenarios[@]} scenario(s), $((${#scenarios[@]} - ${#failed[@]})) passed, ${#failed[@]} failed${failed[*]:+ (${failed[*]})}, $((SECONDS - start))s, $jobs lane(s)"
 [ ${#failed[@]} -eq 0 ]
