@@ -362,7 +362,9 @@ class Injector(object):
             subprocess.run(["chattr", "-i", path], capture_output=True, check=False)
 
     def _corrupt_state(self, fault, params, stop):
-        deadline = time.time() + 20
+        # Long enough to outlast a quorum loss of the same phase (up to 45 s) and the election after it:
+        # a KV write needs a leader.
+        deadline = time.time() + 120
         while True:
             try:
                 server = self.bed.cluster.any_live_server()
@@ -377,7 +379,7 @@ class Injector(object):
         fault.start = time.time()
         # Its ModifyIndex, read from the leader: the state counts as rebuilt only once written after it.
         index = None
-        while index is None and time.time() < deadline + 20 and not stop.is_set():
+        while index is None and time.time() < deadline + 60 and not stop.is_set():
             try:
                 response = self.session.get("%s/v1/kv/%s" % (self.bed.cluster.any_live_server().http_url, STATE_KEY),
                                             params={"consistent": ""}, timeout=10)
