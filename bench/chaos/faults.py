@@ -210,7 +210,7 @@ class Injector(object):
         finally:
             self._agent_locks[name].release()
 
-    def _servers_up(self, timeout=15):
+    def _servers_up(self, timeout=60):
         deadline = time.time() + timeout
         while time.time() < deadline:
             if all(s.is_running() for s in self.bed.cluster.servers) and self.bed.cluster.has_leader():
@@ -269,8 +269,9 @@ class Injector(object):
 
     def _kill_holder(self, fault, params, stop):
         """kill -9 the watch service holding the lock at its next WAPI write (a change is made so that one
-        comes), else after 15 s; systemd-like restart after the fault's duration."""
-        deadline = time.time() + 15
+        comes), else after 15 s; systemd-like restart after the fault's duration. Waits up to 90 s for a
+        holder: a quorum loss of the same phase leaves none for its length and the election after it."""
+        deadline = time.time() + 90
         driver = None
         while time.time() < deadline and not stop.is_set():
             driver = self.bed.watch_of_holder(self.checker.lock_holder())
@@ -279,7 +280,7 @@ class Injector(object):
             driver = None
             time.sleep(0.2)
         if driver is None:
-            raise RuntimeError("no watch service held the lock for 15 s")
+            raise RuntimeError("no watch service held the lock for 90 s")
         tap = self.bed.taps[driver.name]
         killed = threading.Event()
 
