@@ -121,6 +121,29 @@ def test_good_run_then_refused_run(bed):
     assert metric(after, "consul_dns_zone_record_changes_total", zone=ZONE, action="deleted") == 3
 
 
+def test_lost_state_does_not_switch_the_shrink_guard_off(consul_dev, tmp_path):
+    """Zone file only (no Infoblox, whose own valves would refuse too): the damping state is corrupted and
+    most instances fail at once - the guard compares with the zone file the collection wrote last."""
+    for name, sid, address in SERVICES:
+        consul_dev.register_service({"Name": name, "ID": sid, "Address": address,
+                                     "Check": {"CheckID": sid, "TTL": "10m", "Status": "passing"}})
+    sync = SyncBed(consul_dev.http_url, tmp_path, ZONES, consul_dns_hold_down=0)
+    first = sync.run()
+    assert first.rc == 0, failure_messages(first)
+    before = sync.zone_text(ZONE)
+    consul_dev.api("PUT", "/v1/kv/consul-dns/state/%s" % ZONE, data="not json at all")
+    for sid in ("crowd1", "crowd2", "dash1"):
+        consul_dev.set_ttl_check(sid, "fail")
+    refused = sync.run()
+    assert refused.rc != 0
+    zone = summary(sync)["zones"][ZONE]
+    assert "would lose 3 of its 5" in zone["refused"] and "compared with the last zone file" in zone["refused"]
+    assert sync.zone_text(ZONE) == before
+    forced = sync.run(consul_dns_force=True)
+    assert forced.rc == 0, failure_messages(forced)
+    assert "1.1.1.10" not in sync.zone_text(ZONE) and "1.1.1.20" in sync.zone_text(ZONE)
+
+
 def records_serial(sync):
     for line in sync.zone_text(ZONE).splitlines():
         if "SOA" in line:

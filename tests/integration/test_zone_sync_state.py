@@ -136,3 +136,14 @@ def test_observe_policies_and_shrink_guard(consul_dev):
     assert forced.damping.kept == [{"name": "cacti", "address": "1.1.1.20"}]
     assert any(w.startswith("forced:") for w in forced.warnings)
     assert decide(observed, first.damping.state, 101.0, config, guard=ShrinkGuard(max_shrink_ratio=0.8))
+    # A lost or unreadable state does not switch the guard off: what the last zone file published stands in
+    # (all 5 lost: without a state there is nothing for cacti's keep policy to keep).
+    with pytest.raises(ZoneShrinkRefused, match=r"would lose 5 of its 5 .*compared with the last zone file"):
+        decide(observed, None, 101.0, config, fallback_published=lambda: first.damping.published)
+    # No zone file of its own either: a start from scratch, nothing to compare with.
+    assert decide(observed, None, 101.0, config, fallback_published=lambda: None).damping.published == {}
+
+    def never(*_args):
+        raise AssertionError("the zone file is read only when there is no state")
+    with pytest.raises(ZoneShrinkRefused, match="compared with the damping state"):
+        decide(observed, first.damping.state, 101.0, config, fallback_published=never)

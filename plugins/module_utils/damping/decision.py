@@ -96,8 +96,10 @@ class ShrinkGuard(object):
         self.min_records = int(min_records)
         self.force = force
 
-    def check(self, zone, previous, published):
-        """Raise ZoneShrinkRefused when too much of ``previous`` is missing from ``published``."""
+    def check(self, zone, previous, published, compared_with="the damping state"):
+        """Raise ZoneShrinkRefused when too much of ``previous`` is missing from ``published``.
+
+        ``compared_with`` names where ``previous`` comes from, for the message."""
         before = set((n, a) for n, addrs in previous.items() for a in addrs)
         after = set((n, a) for n, addrs in published.items() for a in addrs)
         lost = sorted(before - after)
@@ -106,10 +108,10 @@ class ShrinkGuard(object):
         ratio = len(lost) / float(len(before))
         if ratio <= self.max_shrink_ratio:
             return None
-        message = ("zone %s would lose %d of its %d published address records (%.0f%% > max_shrink_ratio %.0f%%): "
-                   "%s. Refusing to publish it; the zone file and Infoblox stay as they are. If this is wanted, "
-                   "run once with force (consul_dns_force=true)."
-                   % (zone, len(lost), len(before), ratio * 100, self.max_shrink_ratio * 100,
+        message = ("zone %s would lose %d of its %d published address records (%.0f%% > max_shrink_ratio %.0f%%, "
+                   "compared with %s): %s. Refusing to publish it; the zone file and Infoblox stay as they are. "
+                   "If this is wanted, run once with force (consul_dns_force=true)."
+                   % (zone, len(lost), len(before), ratio * 100, self.max_shrink_ratio * 100, compared_with,
                       ", ".join("%s %s" % item for item in lost[:20]) + (" ..." if len(lost) > 20 else "")))
         if self.force:
             return "forced: " + message
@@ -169,12 +171,22 @@ class Decision(object):
         return ["%s: %s" % (self.zone, line) for line in lines]
 
 
-def decide(observed, previous_state, now, config, default_ttl=300, guard=None):
-    """Damping + records + shrink guard; ``previous_state`` None means start clean."""
+def decide(observed, previous_state, now, config, default_ttl=300, guard=None, fallback_published=None):
+    """Damping + records + shrink guard; ``previous_state`` None means start clean.
+
+    ``fallback_published`` (``{name: addresses}``, or a callable returning it or None): what was published
+    last according to another source, for the shrink guard when there is no state - a lost or unreadable
+    state must not also switch the guard off. A callable is only called when there is no state.
+    """
     damping = evaluate(previous_state, observed.observations, now, config, names_present=observed.names,
                        name_policies=observed.policies)
     ttl_by_name = dict((n, t) for n, t in observed.ttl_by_name.items() if n in damping.published)
     records = address_records(damping.published, default_ttl, ttl_by_name)
     previous_published = published_from_state(previous_state)
-    forced = (guard or ShrinkGuard()).check(observed.zone, previous_published, damping.published)
+    baseline, compared_with = previous_published, "the damping state"
+    if previous_state is None and fallback_published is not None:
+        fallback = fallback_published() if callable(fallback_published) else fallback_published
+        if fallback:
+            baseline, compared_with = fallback, "the last zone file (no damping state)"
+    forced = (guard or ShrinkGuard()).check(observed.zone, baseline, damping.published, compared_with)
     return Decision(observed, damping, records, previous_published, forced)

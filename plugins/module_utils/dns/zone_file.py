@@ -28,6 +28,7 @@ import subprocess
 import tempfile
 import time
 
+from ansible_collections.geant.consul_dns.plugins.module_utils.dns.zone_canonical import NotCanonical, parse_canonical
 from ansible_collections.geant.consul_dns.plugins.module_utils.dns.zone_text import (
     ZoneTextError,
     plan_zone_file,
@@ -93,6 +94,27 @@ def read_text(path):
     except (IOError, OSError) as exc:
         raise ZoneFileError("cannot read %s: %s" % (path, exc))
     return data.decode("utf-8", "replace")
+
+
+def zone_file_published(path, zone):
+    """``{name: sorted addresses}`` of the A/AAAA records in the zone file at ``path`` if the collection
+    wrote it (its canonical form), else None: missing, unreadable, or another file (hand-made, a
+    migration's) - that one is no record of what the collection published.
+
+    The shrink guard's baseline when the damping state is missing or unreadable.
+    """
+    try:
+        text = read_text(path)
+        if text is None:
+            return None
+        content = parse_canonical(text, zone)
+    except (ZoneFileError, NotCanonical, ValueError):
+        return None
+    published = {}
+    for record in content.records:
+        if record.rtype in ("A", "AAAA"):
+            published.setdefault(record.name, []).append(record.value)
+    return dict((name, sorted(addresses)) for name, addresses in published.items())
 
 
 def write_temp_file(directory, name, text):

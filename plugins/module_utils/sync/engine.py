@@ -56,6 +56,7 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.dns.zone_file imp
     backup_copy,
     plain_replace,
     stage_zone_file,
+    zone_file_published,
 )
 from ansible_collections.geant.consul_dns.plugins.module_utils.infoblox.plan import (
     PlanRefused,
@@ -452,7 +453,8 @@ class SyncEngine(object):
             observed = observe(reader, plan.selection, plan.zone, self.settings["all_failing_meta_key"])
             timer.lap("consul")
             store, previous, state_warnings = self._load_state(plan.zone)
-            decision = decide(observed, previous, now, plan.damping, default_ttl=plan.ttl, guard=plan.guard)
+            decision = decide(observed, previous, now, plan.damping, default_ttl=plan.ttl, guard=plan.guard,
+                              fallback_published=lambda: zone_file_published(plan.zone_file, plan.zone))
             outcome.warnings.extend(state_warnings + decision.warnings)
             self._record_decision(outcome, decision, previous is None, now)
             outcome.decisions = _decisions(decision, bootstrap=previous is None, leader=observed.leader)

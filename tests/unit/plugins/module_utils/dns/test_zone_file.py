@@ -11,6 +11,7 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.dns.zone_file imp
     backup_copy,
     plain_replace,
     stage_zone_file,
+    zone_file_published,
 )
 from ansible_collections.geant.consul_dns.plugins.module_utils.dns.records import ZoneSettings
 
@@ -120,3 +121,23 @@ def test_named_checkzone_rejection_keeps_the_old_file(tmp_path):
         stage_zone_file(path, SETTINGS, records("1.1.1.11"), validate="auto", today=TODAY, run_command=rejects,
                         checker_path="/bin/true")
     assert os.listdir(str(tmp_path)) == ["geant.services.zone"] and open(path).read() == before
+
+
+def test_zone_file_published_reads_only_the_collections_own_file(tmp_path):
+    path = str(tmp_path / "geant.services.zone")
+    assert zone_file_published(path, "geant.services") is None  # missing
+    wanted = records("1.1.1.11", "1.1.1.10") + [
+        {"name": "web", "type": "AAAA", "value": "2001:db8::1", "ttl": 300},
+        {"name": "alias", "type": "CNAME", "value": "crowd.geant.services.", "ttl": 300}]
+    write_zone_file(path, SETTINGS, wanted, validate="never", today=TODAY)
+    assert zone_file_published(path, "geant.services") == {"crowd": ["1.1.1.10", "1.1.1.11"], "web": ["2001:db8::1"]}
+    # A hand-made (or migrated) file is a valid zone but no record of what the collection published.
+    with open(path, "w") as handle:
+        handle.write("$ORIGIN geant.services.\n$TTL 300\n@ IN SOA ns1.geant.net. hostmaster.geant.org. 1 3600 600 "
+                     "1209600 300\n@ IN NS ns1.geant.net.\ncrowd IN A 1.1.1.10\n")
+    assert zone_file_published(path, "geant.services") is None
+    with open(path, "w") as handle:
+        handle.write("garbage\n")
+    assert zone_file_published(path, "geant.services") is None
+    os.mkdir(str(tmp_path / "dir.zone"))
+    assert zone_file_published(str(tmp_path / "dir.zone"), "geant.services") is None
