@@ -20,7 +20,7 @@ import pytest
 from bench.chaos.config import PROFILES
 from bench.chaos.schedule import MASS, make_schedule
 
-pytestmark = [pytest.mark.consul, pytest.mark.slow]
+pytestmark = [pytest.mark.consul, pytest.mark.slow, pytest.mark.soak]
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LOCK_FILE = os.path.join(tempfile.gettempdir(), "consul-dns-chaos-soak.lock")
