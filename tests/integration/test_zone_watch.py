@@ -86,9 +86,10 @@ def test_check_changes_reach_infoblox_without_a_timer(consul_cluster, wapi_simul
     summary = report(tmp_path / "last_sync.json")
     assert summary["mode"] == "watch" and summary["success"] and summary["lock"]["acquired"]
     assert summary["zones"][zone]["withdrawn"] == 1 and summary["zones"][zone]["push"]["deleted"] == 1
-    text = metrics.read_text()
-    assert 'consul_dns_zone_records{zone="%s"} 3' % zone in text
-    assert "consul_dns_sync_success 1" in text
+    # The metrics file is written after the report: wait for it too rather than read it at once.
+    wait_until(lambda: 'consul_dns_zone_records{zone="%s"} 3' % zone in metrics.read_text(), 10,
+               "metrics not written")
+    assert "consul_dns_sync_success 1" in metrics.read_text()
 
     before_recovery = watch.syncs()
     set_check(cluster, "wcrowd", "prod-crowd02", "pass", wait=False)
