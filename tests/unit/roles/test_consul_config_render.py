@@ -226,13 +226,20 @@ def test_start_time_settings_file(rendered):
     assert startup["client"] == {"retry_interval": "5s", "retry_join": ["192.0.2.1", "192.0.2.2", "2001:db8::3"]}
 
 
-@pytest.mark.parametrize("name,ui_key,token_key", [("1.8.7-acl", "ui", "master"),
-                                                   ("1.20.6-acl", "ui_config", "initial_management")])
-def test_renamed_settings_follow_the_version(rendered, name, ui_key, token_key):
+@pytest.mark.parametrize("name,ui_key", [("1.8.7-acl", "ui"), ("1.20.6-acl", "ui_config")])
+def test_renamed_settings_follow_the_version(rendered, name, ui_key):
     config = rendered[0][name]
     assert ui_key in config and ({"ui", "ui_config"} - {ui_key}).isdisjoint(config)
-    assert config["acl"]["tokens"] == {token_key: "00000000-0000-4000-8000-000000000001"}
     assert config["acl"]["default_policy"] == "deny"
+
+
+@pytest.mark.parametrize("name", ["1.8.7-acl", "1.20.6-acl"])
+def test_management_token_is_not_in_the_agent_config(rendered, name):
+    """consul_acl_initial_management_token is set up through the API (tasks/acl_bootstrap.yml), never
+    rendered: no acl.tokens in agent.json (master / initial_management) of a server."""
+    config = rendered[0][name]
+    assert "tokens" not in config["acl"]
+    assert "00000000-0000-4000-8000-000000000001" not in json.dumps(config)
 
 
 @pytest.mark.parametrize("name,url", [
