@@ -140,7 +140,8 @@ def test_the_job_publishes_then_changes_nothing_with_the_credentials_injected(be
 def test_an_ad_hoc_run_during_the_awx_job_is_refused_by_the_lock_naming_the_job(bed, tmp_path):
     consul, nios = bed
     pdd, extra_vars = awx_job(tmp_path, consul, nios)
-    nios.sim.faults.add_latency(6, count=1, method="GET")  # the AWX job holds the lock a while
+    # The AWX job holds the lock until the ad-hoc run is done, or 25 s (under the job's 30 s WAPI read timeout).
+    nios.sim.faults.add_latency(25, count=1, method="GET")
     thread, runner = run_job(pdd, asynchronous=True)
     try:
         pause = threading.Event()
@@ -157,6 +158,7 @@ def test_an_ad_hoc_run_during_the_awx_job_is_refused_by_the_lock_naming_the_job(
         assert lock_skipped(refused), refused
         assert "is held by AWX job %d" % JOB_ID in lock_message(refused)
     finally:
+        nios.sim.faults.end_latency()
         thread.join(120)
     assert runner.status == "successful"
     assert sync_task_result(runner)["changed"]

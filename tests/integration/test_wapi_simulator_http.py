@@ -275,6 +275,22 @@ def test_latency_is_applied(wapi_simulator, wapi):
     assert wapi_simulator.sim.faults.rules() == []  # consumed
 
 
+def test_end_latency_lets_a_waiting_request_go_on(wapi_simulator, wapi):
+    faults = wapi_simulator.sim.faults
+    faults.add_latency(600, count=1)
+    answers = []
+    caller = threading.Thread(target=lambda: answers.append(wapi.get("view").status_code), daemon=True)
+    caller.start()
+    for _attempt in range(200):  # the request is waiting once it has consumed the rule
+        if not faults.rules():
+            break
+        caller.join(0.05)
+    faults.end_latency()
+    caller.join(60)
+    assert answers == [200]
+    assert wapi.get("view").status_code == 200  # nothing left to wait for
+
+
 def test_fail_nth_operation_of_request(wapi_simulator, wapi):
     wapi_simulator.sim.faults.fail_request_item(1, text="boom")
     body = [{"method": "POST", "object": "record:a",

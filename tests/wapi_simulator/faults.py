@@ -3,6 +3,7 @@ import copy
 import itertools
 import re
 import threading
+import time
 
 from . import errors
 
@@ -78,6 +79,8 @@ class FaultInjector:
     def __init__(self):
         self._rules = []
         self._lock = threading.Lock()
+        self._latency_ended = threading.Condition()
+        self._latency_generation = 0
 
     # -------------------------------------------------------------- convenience API for tests
     def add(self, action, **kwargs):
@@ -107,6 +110,24 @@ class FaultInjector:
     def clear(self):
         with self._lock:
             self._rules.clear()
+
+    def end_latency(self):
+        """Cut short the injected delays requests are waiting out now (later ones are not affected): a
+        test that needs a request to last "long enough" injects a long delay and ends it when done."""
+        with self._latency_ended:
+            self._latency_generation += 1
+            self._latency_ended.notify_all()
+
+    def wait_latency(self, seconds):
+        """Wait ``seconds`` of injected latency, or less if :meth:`end_latency` is called meanwhile."""
+        deadline = time.monotonic() + seconds
+        with self._latency_ended:
+            generation = self._latency_generation
+            while self._latency_generation == generation:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._latency_ended.wait(left)
 
     def rules(self):
         with self._lock:

@@ -143,7 +143,7 @@ class WapiHandler(BaseHTTPRequestHandler):
         target = unquote(split.path) + ("?" + split.query if split.query else "")
         delay, rule = self.sim.faults.for_request(method, target)
         if delay:
-            time.sleep(delay)
+            self.sim.faults.wait_latency(delay)
         entry = {"method": method, "path": unquote(split.path), "query": split.query,
                  "body": _loads_or_raw(raw_body), "kind": "other", "object": None}
         if rule is not None and rule.action == "drop":
