@@ -179,11 +179,19 @@ def test_two_syncs_at_once_exactly_one_pushes(consul_cluster, wapi_simulator, tm
     register(cluster, "race")
     sync = make_bed(cluster, tmp_path, nios, zone, ["race"], "race")
     nios.sim.log.clear()
-    nios.sim.faults.add_latency(3, count=2, method="GET")  # the holder keeps the lock a while
+    # The holder keeps the lock until the other run has ended (25 s at most: under the 30 s WAPI read
+    # timeout), however far apart the two ansible-playbook start-ups are under load.
+    nios.sim.faults.add_latency(25, count=1, method="GET")
     runs = [sync.start(consul_dns_lock_holder="runner-%d" % i) for i in (1, 2)]
     try:
+        for _attempt in range(1200):
+            if any(run.proc.poll() is not None for run in runs):
+                break
+            time.sleep(0.1)
+        nios.sim.faults.end_latency()
         results = [run.wait() for run in runs]
     finally:
+        nios.sim.faults.end_latency()
         for run in runs:
             run.close()
     nios.sim.faults.clear()
