@@ -24,10 +24,11 @@ ROLE = REPO_ROOT / "roles" / "consul_snapshot"
 SCRIPT = ROLE / "files" / "consul-snapshot-save"
 
 FAKE_CONSUL = """#!/bin/bash
-# stand-in for consul: logs its arguments and token, writes a snapshot unless told to fail
+# stand-in for consul: logs its arguments and token, writes a snapshot unless told to fail (mode 0666, as the
+# Consul 1.8.7 of Debian does whatever the umask)
 echo "$* token=${CONSUL_HTTP_TOKEN:-}" >>"$FAKE_LOG"
 case "$1 $2" in
-  "snapshot save") [ -z "${FAKE_FAIL_SAVE:-}" ] || exit 1; echo snapshot-data >"${@: -1}" ;;
+  "snapshot save") [ -z "${FAKE_FAIL_SAVE:-}" ] || exit 1; echo snapshot-data >"${@: -1}"; chmod 0666 "${@: -1}" ;;
   "snapshot inspect") [ -z "${FAKE_FAIL_INSPECT:-}" ] || exit 1; grep -q snapshot-data "$3" ;;
   *) exit 3 ;;
 esac
