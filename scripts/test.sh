@@ -2,6 +2,10 @@
 # The whole test suite: installs what it needs (scripts/bootstrap.sh), then runs
 # unit + integration tests (real Consul, WAPI simulator), ansible-lint, and Molecule scenarios.
 # Stages can be chosen: scripts/test.sh [pytest] [py-consul] [lint] [docs] [ee] [sanity] [molecule]  (default: all)
+# With molecule and other stages, Molecule starts first in the background (its containers mostly
+# wait: systemd, Consul elections, polls) and its output is printed when it ends; every stage runs
+# even after another failed, and the script fails if any did (the list is printed last).
+# TEST_MOLECULE_IN_BACKGROUND=0 runs it in its turn instead.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -9,9 +13,9 @@ bash scripts/bootstrap.sh
 export PATH="$root/.venv/bin:$PATH"
 export ANSIBLE_CONFIG="$root/ansible.cfg"
 stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(pytest py-consul lint docs ee sanity molecule)
-for stage in "${stages[@]}"; do
-  echo "=== stage: $stage"
-  case "$stage" in
+
+run_stage() {
+  case "$1" in
     pytest) python -m pytest -n 2 ;;
     # The Consul tests again with the maintained fork py-consul shadowing python-consul2; not the
     # chaos soak (marker soak): it judges the sync's invariants under faults, which the client
@@ -22,7 +26,36 @@ for stage in "${stages[@]}"; do
     docs) bash scripts/docs.sh --check && antsibull-changelog lint ;;
     ee) bash scripts/ee_context.sh ;;
     sanity) bash scripts/sanity.sh ;;
-    molecule) if [ -x scripts/test_molecule.sh ]; then bash scripts/test_molecule.sh; else echo "no molecule scenarios yet"; fi ;;
-    *) echo "unknown stage $stage" >&2; exit 2 ;;
+    molecule) bash scripts/test_molecule.sh ;;
+    *) echo "unknown stage $1" >&2; return 2 ;;
   esac
+}
+
+molecule_pid=""
+if [[ " ${stages[*]} " == *" molecule "* ]] && [ ${#stages[@]} -gt 1 ] && [ "${TEST_MOLECULE_IN_BACKGROUND:-1}" = 1 ]; then
+  molecule_log=$(mktemp /tmp/consul-dns-molecule-stage.XXXXXX)
+  bash scripts/test_molecule.sh >"$molecule_log" 2>&1 &
+  molecule_pid=$!
+  trap '[ -z "$molecule_pid" ] || kill "$molecule_pid" 2>/dev/null || true' INT TERM
+  echo "=== stage: molecule started in the background (its output comes at its end; meanwhile $molecule_log)"
+fi
+failed=()
+start=$SECONDS
+for stage in "${stages[@]}"; do
+  [ "$stage" != molecule ] || [ -z "$molecule_pid" ] || continue
+  echo "=== stage: $stage"
+  t0=$SECONDS
+  if run_stage "$stage"; then echo "=== stage $stage: passed in $((SECONDS - t0))s"
+  else echo "=== stage $stage: FAILED after $((SECONDS - t0))s"; failed+=("$stage"); fi
 done
+if [ -n "$molecule_pid" ]; then
+  rc=0
+  wait "$molecule_pid" || rc=$?
+  molecule_pid=""
+  echo "=== stage: molecule"
+  cat "$molecule_log"
+  rm -f "$molecule_log"
+  [ "$rc" = 0 ] || failed+=(molecule)
+fi
+echo "=== test.sh: ${#stages[@]} stage(s), failed: ${failed[*]:-none}, $((SECONDS - start))s"
+[ ${#failed[@]} -eq 0 ]

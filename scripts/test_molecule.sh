@@ -42,23 +42,29 @@ close_masters() {
   rm -rf "$ANSIBLE_SSH_CONTROL_PATH_DIR"
 }
 with_zone_sync=0
+with_secure=0
 cleanup() {
   close_masters
-  # Scenario zone_sync: its WAPI simulator on the host, also when the scenario failed half-way.
+  # Scenarios zone_sync and secure: their WAPI simulators on the host, also when a scenario failed
+  # half-way (secure's has its own state dir, hence its own pid file).
   [ "$with_zone_sync" = 0 ] || bash extensions/molecule/zone_sync/wapi_simulator.sh stop || true
+  [ "$with_secure" = 0 ] || WAPI_STATE_DIR="$root/.cache/molecule-secure" \
+    bash extensions/molecule/zone_sync/wapi_simulator.sh stop || true
 }
 trap cleanup EXIT
 
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(default failover zone_sync)
+# The longest first, so that the two lanes end close together.
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(zone_sync secure day2 failover default)
 
-# Scenario zone_sync installs the sync's virtualenv offline (zone_sync_wheelhouse, pip --no-index
+# Scenarios zone_sync and secure install the sync's virtualenv offline (zone_sync_wheelhouse, pip --no-index
 # --require-hashes): the wheels of the role's requirements file (exact versions and hashes),
 # downloaded once through the host's pip configuration into .cache/molecule-wheels (mounted
 # read-only into the containers) and again when the file changes. The host's virtualenv has the
 # containers' Python (3.11 on Debian 12), so the wheels fit them.
-if [[ " ${scenarios[*]} " == *" zone_sync "* ]]; then
-  with_zone_sync=1
+[[ " ${scenarios[*]} " != *" zone_sync "* ]] || with_zone_sync=1
+[[ " ${scenarios[*]} " != *" secure "* ]] || with_secure=1
+if [ "$with_zone_sync" = 1 ] || [ "$with_secure" = 1 ]; then
   wheels="$root/.cache/molecule-wheels"
   requirements=roles/zone_sync/files/requirements.txt
   want=$(sha256sum "$requirements" | cut -d' ' -f1)
