@@ -180,7 +180,16 @@ def test_a_client_agent_of_a_cluster_without_and_with_datacenter(consul_cluster,
 def test_no_leader_fails_both_reads_unless_stale(consul_cluster, small_bulk):
     """Runs last in this module: it takes two of the three servers down, then brings them back."""
     client = consul_cluster.clients["prod-crowd01"]
-    second, third = consul_cluster.servers[1], consul_cluster.servers[2]
+    # Its own two instances: with xdist the test that registers them may have run on the other worker,
+    # which has a cluster of its own (registering the same IDs again changes nothing).
+    consul_cluster.clients["prod-crowd02"].register_service({
+        "ID": "crowd-b", "Name": "crowd", "Address": "1.1.1.11", "Port": 443,
+        "Check": {"CheckID": "crowd-b-ttl", "TTL": "10m", "Status": "passing"}})
+    client.register_service({"ID": "crowd-a", "Name": "crowd", "Port": 443})
+    first, second, third = consul_cluster.servers
+    # ... and known to the server left running (its stale view), not only to the leader.
+    ConsulCluster.wait_for(lambda: len(first.api("GET", "/v1/health/service/crowd", params={"stale": ""})) == 2, 30,
+                           "not in the first server's catalog")
     third.kill()
     second.kill()
     try:
