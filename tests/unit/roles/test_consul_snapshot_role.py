@@ -1,7 +1,7 @@
 """Role consul_snapshot without containers: the README's variable table, the units rendered by Ansible, and the
 host script ``consul-snapshot-save`` run against a stand-in ``consul`` binary.
 
-- README table == ``meta/argument_specs.yml``, every default is an option.
+- (README table == ``meta/argument_specs.yml``: tests/unit/roles/test_role_readme_tables.py.)
 - The service: oneshot as root, the settings in its environment, ``ReadWritePaths=`` only the snapshot folder,
   ``LoadCredential=token:<file>`` only when a token is given (the token itself never in the unit); the timer:
   ``OnCalendar=``, ``RandomizedDelaySec=``, ``Persistent=true``.
@@ -18,7 +18,6 @@ import pytest
 import yaml
 
 from tests.playbook import REPO_ROOT, run_playbook
-from tests.unit.roles.test_role_readme_tables import readme_rows, spec_rows
 
 ROLE = REPO_ROOT / "roles" / "consul_snapshot"
 SCRIPT = ROLE / "files" / "consul-snapshot-save"
@@ -33,19 +32,6 @@ case "$1 $2" in
   *) exit 3 ;;
 esac
 """
-
-
-def test_readme_table_matches_argument_specs():
-    assert readme_rows("consul_snapshot") == spec_rows("consul_snapshot")
-
-
-def test_every_default_is_documented():
-    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-    documented = {row[0].strip("`") for row in spec_rows("consul_snapshot")}
-    assert set(defaults) <= documented
-    spec = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
-    for name, value in defaults.items():
-        assert spec[name]["default"] == value, name
 
 
 @pytest.fixture(scope="module")
