@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The Infoblox stand-in of the Molecule scenario zone_sync: the project's WAPI simulator, run on
 # the host and bound to podman's bridge gateway, the address the containers reach the host at.
-#   wapi_simulator.sh start   stop a previous one, check the gateway, start, wait until it listens
+#   wapi_simulator.sh start   stop a previous one - also one left on the same address and port by a
+#                             killed run of another checkout (scripts/test_molecule.sh holds a lock
+#                             per scenario, so it is not in use) -, check the gateway, start, wait
+#                             until it listens
 #   wapi_simulator.sh stop    stop the one started here (pid file), if it still runs
 # Env: WAPI_ADDRESS (10.88.0.1), WAPI_PORT (28443), WAPI_STATE_DIR (.cache/molecule-zone_sync:
 # pid file, log, certs/ with the CA the containers trust). prepare.yml starts it, cleanup.yml and
@@ -37,9 +40,28 @@ stop() {
   rm -f "$pidfile"
 }
 
+# Simulators on this address and port that no pid file here knows: left by a run that was killed.
+leftover_pids() {
+  local cmdline path
+  for path in /proc/[0-9]*/cmdline; do
+    cmdline=$(tr '\0' ' ' <"$path" 2>/dev/null) || continue
+    [[ "$cmdline" == *"-m tests.wapi_simulator --host $address --port $port "* ]] || continue
+    path=${path#/proc/}; echo "${path%/cmdline}"
+  done
+}
+
 start() {
   local gateway pid i
   stop
+  for pid in $(leftover_pids); do
+    echo "wapi_simulator: stopping a simulator left on $address:$port (pid $pid, $(readlink "/proc/$pid/cwd" 2>/dev/null || echo '?'))"
+    kill "$pid" 2>/dev/null || true
+    for i in $(seq 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -9 "$pid" 2>/dev/null || true
+  done
   gateway=$(podman network inspect podman --format '{{range .Subnets}}{{.Gateway}} {{end}}' 2>/dev/null || true)
   if [[ " $gateway " != *" $address "* ]]; then
     echo "wapi_simulator: podman's default network has gateway '${gateway% }', not $address:" \
