@@ -15,6 +15,8 @@ class ModuleDocFragment(object):
       (ansible-test sanity validate-modules compares them).
     - ``geant.consul_dns.consul.lookup``: in addition, the environment variables the lookup reads
       (the modules read none: they run on targets, where the controller's environment is not theirs).
+    The requirement (python-consul2) is each plugin's own: ``zone_sync_state_info`` reads with Ansible's HTTP
+    client and does without it.
 
     A plugin may override an option's description (for example to name the ACL rules its token needs)
     by listing only ``description`` under that option in its own DOCUMENTATION.
@@ -50,8 +52,6 @@ options:
     description: Seconds to wait for each Consul HTTP call.
     type: float
     default: 10
-requirements:
-  - python-consul2 (or its maintained fork py-consul)
 """
 
     # Used after the DOCUMENTATION fragment (geant.consul_dns.consul, geant.consul_dns.consul.lookup):

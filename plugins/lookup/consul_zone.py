@@ -33,6 +33,8 @@ options:
     required: true
   consul_token:
     description: ACL token with C(service:read) and C(node:read) on what is published. Never logged.
+requirements:
+  - python-consul2 (or its maintained fork py-consul)
 notes:
   - Consul's public API has no single call for the health of every service. A small selection is read with
     one C(/v1/health/service/NAME) call per service, in a small thread pool. When the selection is at least a

@@ -55,6 +55,8 @@ options:
   holder:
     description: Who takes the lock, as the others report it. Default C(user@host pid N).
     type: str
+requirements:
+  - python-consul2 (or its maintained fork py-consul)
 attributes:
   check_mode:
     support: partial

@@ -51,6 +51,8 @@ options:
   session:
     description: Session from M(geant.consul_dns.consul_lock). When set, the state is written only while it holds O(lock_key).
     type: str
+requirements:
+  - python-consul2 (or its maintained fork py-consul)
 attributes:
   check_mode:
     support: full

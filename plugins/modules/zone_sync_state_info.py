@@ -39,37 +39,11 @@ options:
         that carry one of them. Compared as addresses, so V(2001:db8::1) matches V(2001:DB8:0::1).
     type: list
     elements: str
-  consul_address:
-    description:
-      - URL of the Consul HTTP API, V(http://host:8500) or V(https://host:8501); V(host:port) means http.
-    type: str
-    default: http://127.0.0.1:8500
   consul_token:
     description: ACL token for the Consul HTTP API, with C(key:read) on the state key. Never logged.
-    type: str
-  datacenter:
-    description: Consul datacenter to use; default the agent's own.
-    type: str
-  validate_certs:
-    description: Verify Consul's TLS certificate (https only).
-    type: bool
-    default: true
-  ca_path:
-    description: CA bundle that signed Consul's certificate.
-    type: path
-  client_cert:
-    description: Client certificate for Consul's C(verify_incoming).
-    type: path
-  client_key:
-    description: Key of O(client_cert).
-    type: path
-  timeout:
-    description: Seconds to wait for the Consul HTTP call.
-    type: float
-    default: 10
 notes:
-  - The connection options are those of the doc fragment C(geant.consul_dns.consul), but this module reads Consul with
-    Ansible's own HTTP client (C(ansible.module_utils.urls)), so it needs neither C(python-consul2) nor C(requests).
+  - The connection options are those of the other Consul plugins, but this module reads Consul with Ansible's own
+    HTTP client (C(ansible.module_utils.urls)), so it needs neither C(python-consul2) nor C(requests).
 attributes:
   check_mode:
     support: full
@@ -86,6 +60,8 @@ seealso:
   - name: The damping state in Consul KV
     description: Its format, when it is written, how to start over.
     link: https://github.com/geant/consul_dns/blob/main/docs/zone_sync.md#the-state-in-consul-kv
+extends_documentation_fragment:
+  - geant.consul_dns.consul
 """
 
 EXAMPLES = r"""
