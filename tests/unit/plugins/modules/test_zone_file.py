@@ -1,7 +1,6 @@
 """The zone_file module in-process (AnsibleModule with patched arguments, real files, real named-checkzone)."""
 
 import datetime
-import json
 import os
 import shutil
 import stat
@@ -11,33 +10,12 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.dns import serial as zone_serial
 from ansible_collections.geant.consul_dns.plugins.modules import zone_file
+from tests.unit.plugins.modules.harness import ModuleExit
 from tests.zone_records import RECORDS, rec
 
 TODAY = datetime.date(2025, 11, 25)
 HAS_CHECKZONE = bool(shutil.which("named-checkzone") or os.path.exists("/usr/sbin/named-checkzone"))
 needs_checkzone = pytest.mark.skipif(not HAS_CHECKZONE, reason="named-checkzone not installed")
-
-
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super(ModuleExit, self).__init__(json.dumps(result, default=str))
-        self.result = result
-        self.failed = failed
-
-
-@pytest.fixture(autouse=True)
-def fake_exit(monkeypatch):
-    def exit_json(self, **kwargs):
-        kwargs.setdefault("changed", False)
-        raise ModuleExit(kwargs, False)
-
-    def fail_json(self, msg, **kwargs):
-        kwargs["msg"] = msg
-        kwargs["failed"] = True
-        raise ModuleExit(kwargs, True)
-
-    monkeypatch.setattr(zone_file.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(zone_file.AnsibleModule, "fail_json", fail_json)
 
 
 @pytest.fixture

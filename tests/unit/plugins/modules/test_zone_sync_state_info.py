@@ -13,6 +13,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.damping import state_store
 from ansible_collections.geant.consul_dns.plugins.modules import zone_sync_state_info as module_under_test
+from tests.unit.plugins.modules.harness import ModuleExit
 
 
 def entry(published, healthy=True):
@@ -24,28 +25,6 @@ STATE = {"version": 1, "zone": "geant.services", "updated_at": 1764064800, "upda
          "addresses": {"crowd/1.1.1.10": entry(True), "crowd/1.1.1.11": entry(True),
                        "jira/1.1.1.11": entry(False, healthy=False), "wiki/2001:db8::11": entry(True),
                        "wiki/1.1.1.12": entry(False)}}
-
-
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super(ModuleExit, self).__init__(json.dumps(result, default=str))
-        self.result = result
-        self.failed = failed
-
-
-@pytest.fixture(autouse=True)
-def fake_exit(monkeypatch):
-    def exit_json(self, **kwargs):
-        kwargs.setdefault("changed", False)
-        raise ModuleExit(kwargs, False)
-
-    def fail_json(self, msg, **kwargs):
-        kwargs["msg"] = msg
-        kwargs["failed"] = True
-        raise ModuleExit(kwargs, True)
-
-    monkeypatch.setattr(module_under_test.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(module_under_test.AnsibleModule, "fail_json", fail_json)
 
 
 def kv_answer(text, key="consul-dns/state/geant.services"):
