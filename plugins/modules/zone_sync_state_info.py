@@ -144,12 +144,13 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.damping.flap impo
     published_from_state,
     valid_state,
 )
-from ansible_collections.geant.consul_dns.plugins.module_utils.damping.state_store import state_from_text
+from ansible_collections.geant.consul_dns.plugins.module_utils.damping.state_store import StateStore, state_from_text
+from ansible_collections.geant.consul_dns.plugins.module_utils.dns.names import normalize_zone
 
 
 def state_key(prefix, zone):
-    """The KV key of a zone's state, as StateStore builds it."""
-    return "%s/%s" % (prefix.strip("/"), zone)
+    """The KV key of a zone's state: the zone normalized as the sync does (ValueError when it is no DNS name)."""
+    return StateStore.key_for(prefix, normalize_zone(zone))
 
 
 def kv_url(address, key, datacenter=None):
@@ -219,7 +220,10 @@ def main():
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
-    key = state_key(p["state_prefix"], p["zone"])
+    try:
+        key = state_key(p["state_prefix"], p["zone"])
+    except ValueError as exc:
+        module.fail_json(msg="zone %r: %s" % (p["zone"], exc), changed=False)
     result = dict(changed=False, key=key, exists=False, published={}, updated_at=None, updated_by=None)
     addresses = p["addresses"]
     if addresses is not None:

@@ -57,9 +57,14 @@ class StateConflict(ConsulError):
 class StateStore(object):
     """One zone's damping state in Consul KV (JSON, written with check-and-set)."""
 
+    @staticmethod
+    def key_for(prefix, zone):
+        """The KV key of ``zone``'s state (``zone`` as the sync names it: normalized) under ``prefix``."""
+        return "%s/%s" % (prefix.strip("/"), zone)
+
     def __init__(self, kv, prefix, zone):
         self.kv = kv
-        self.key = "%s/%s" % (prefix.strip("/"), zone)
+        self.key = self.key_for(prefix, zone)
         self.index = 0       # ModifyIndex of what was loaded (0: no key)
         self.loaded = None   # the parsed state, None when missing or unreadable
 

@@ -75,6 +75,10 @@ def test_published_with_compares_addresses_not_text():
 
 def test_key_and_url():
     assert module_under_test.state_key("/consul-dns/state/", "geant.services") == "consul-dns/state/geant.services"
+    # The zone as the sync names it (normalized), so the key is the one StateStore writes.
+    assert module_under_test.state_key("consul-dns/state", "Geant.Services.") == "consul-dns/state/geant.services"
+    with pytest.raises(ValueError):
+        module_under_test.state_key("consul-dns/state", "not a zone")
     assert module_under_test.kv_url("http://127.0.0.1:8500", "consul-dns/state/geant.services") == \
         "http://127.0.0.1:8500/v1/kv/consul-dns/state/geant.services"
     assert module_under_test.kv_url("https://consul.example.org", "a b/c", "dc 2") == \
