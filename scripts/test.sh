@@ -40,12 +40,15 @@ if [[ " ${stages[*]} " == *" molecule "* ]] && [ ${#stages[@]} -gt 1 ] && [ "${T
   echo "=== stage: molecule started in the background (its output comes at its end; meanwhile $molecule_log)"
 fi
 failed=()
+# Each stage's output is kept so that a failed stage's end can be printed again last: Molecule's
+# long output comes after the other stages and would otherwise bury which test failed.
+stage_logs=$(mktemp -d /tmp/consul-dns-stage-logs.XXXXXX)
 start=$SECONDS
 for stage in "${stages[@]}"; do
   [ "$stage" != molecule ] || [ -z "$molecule_pid" ] || continue
   echo "=== stage: $stage"
   t0=$SECONDS
-  if run_stage "$stage"; then echo "=== stage $stage: passed in $((SECONDS - t0))s"
+  if run_stage "$stage" 2>&1 | tee "$stage_logs/$stage"; then echo "=== stage $stage: passed in $((SECONDS - t0))s"
   else echo "=== stage $stage: FAILED after $((SECONDS - t0))s"; failed+=("$stage"); fi
 done
 if [ -n "$molecule_pid" ]; then
@@ -54,8 +57,15 @@ if [ -n "$molecule_pid" ]; then
   molecule_pid=""
   echo "=== stage: molecule"
   cat "$molecule_log"
+  [ "$rc" = 0 ] || { failed+=(molecule); grep -E '^=== molecule' "$molecule_log" >"$stage_logs/molecule" || true; }
   rm -f "$molecule_log"
-  [ "$rc" = 0 ] || failed+=(molecule)
 fi
+for stage in "${failed[@]}"; do
+  [ -s "$stage_logs/$stage" ] || continue
+  echo "=== $stage failed; its last lines, and pytest's FAILED/ERROR lines:"
+  grep -E '^(FAILED|ERROR) ' "$stage_logs/$stage" | head -40 || true
+  tail -n 25 "$stage_logs/$stage"
+done
+rm -rf "$stage_logs"
 echo "=== test.sh: ${#stages[@]} stage(s), failed: ${failed[*]:-none}, $((SECONDS - start))s"
 [ ${#failed[@]} -eq 0 ]
