@@ -46,10 +46,20 @@ SPEC = {
 pytestmark = pytest.mark.consul
 
 
-def helper(agent, spec=None, args=(), token=MANAGEMENT):
+def helper(agent, spec=None, args=(), token=MANAGEMENT, via="stdin", tmp_path=None):
+    """Run the helper; the token as the roles pass it (stdin's first line), or through the environment."""
+    spec_text = json.dumps(spec) if spec is not None else ""
+    env = {"PATH": "/usr/bin:/bin"}
+    if via == "stdin":
+        args, stdin = ["--token-stdin"] + list(args), token + "\n" + spec_text
+    elif via == "file":
+        token_file = tmp_path / "token"
+        token_file.write_text(token + "\n")
+        env["CONSUL_HTTP_TOKEN_FILE"], stdin = str(token_file), spec_text
+    else:
+        env["CONSUL_HTTP_TOKEN"], stdin = token, spec_text
     proc = subprocess.run([sys.executable, str(HELPER), "--url", agent.http_url] + list(args),
-                          input=json.dumps(spec) if spec is not None else "", capture_output=True, text=True,
-                          env={"CONSUL_HTTP_TOKEN": token, "PATH": "/usr/bin:/bin"}, timeout=120, check=False)
+                          input=stdin, capture_output=True, text=True, env=env, timeout=120, check=False)
     result = json.loads(proc.stdout) if proc.returncode == 0 else None
     return proc, result
 
@@ -138,6 +148,24 @@ def test_a_persisted_agent_token_does_not_override_the_configured_one(agent, tmp
     given = dict(spec, tokens=[], policies=[], agent_token_value=str(uuid.uuid4()))
     replaced = helper(agent, given)[1]
     assert replaced["changed"] and replaced["tokens"] == {}
+
+
+@pytest.mark.parametrize("via", ["file", "env"])
+def test_the_token_from_a_file_or_the_environment(agent, tmp_path, via):
+    """Run by hand, the helper takes the token as the consul CLI does (CONSUL_HTTP_TOKEN_FILE, CONSUL_HTTP_TOKEN)."""
+    spec = {"policies": [{"name": "consul-dns-token-via-" + via, "description": via, "rules": AGENT_RULES}]}
+    proc, result = helper(agent, spec, via=via, tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert result["changed"] is True
+    spec["policies"][0]["description"] = "changed"
+    proc, _ = helper(agent, spec, token=str(uuid.uuid4()), via=via, tmp_path=tmp_path)
+    assert proc.returncode == 1 and "403" in proc.stderr
+
+
+def test_no_token_is_refused_by_name(agent):
+    proc, result = helper(agent, SPEC, token="")
+    assert result is None and proc.returncode == 1
+    assert "no management token was given" in proc.stderr
 
 
 def test_unreachable_agent_exits_2():

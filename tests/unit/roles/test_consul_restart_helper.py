@@ -270,6 +270,23 @@ def dev_agent(tmp_path):
     log.close()
 
 
+def test_the_token_is_read_from_stdin_a_file_or_the_environment(tmp_path, monkeypatch):
+    """--token-stdin (the roles), else CONSUL_HTTP_TOKEN_FILE, else CONSUL_HTTP_TOKEN, as the consul CLI."""
+    import io
+
+    monkeypatch.setenv("CONSUL_HTTP_TOKEN", "from-env")
+    monkeypatch.setattr("sys.stdin", io.StringIO("from-stdin\nrest\n"))
+    assert helper.read_token(True) == "from-stdin"
+    assert helper.read_token(False) == "from-env"
+    token_file = tmp_path / "token"
+    token_file.write_text("from-file\n")
+    monkeypatch.setenv("CONSUL_HTTP_TOKEN_FILE", str(token_file))
+    assert helper.read_token(False) == "from-file"
+    token_file.unlink()
+    with pytest.raises(helper.Failure, match="CONSUL_HTTP_TOKEN_FILE .* cannot be read"):
+        helper.read_token(False)
+
+
 @pytest.mark.consul
 def test_reload_checks_what_the_agent_registered(dev_agent, capsys):
     url, config_dir, consul = dev_agent
@@ -334,8 +351,20 @@ def test_restart_order(tmp_path):
 
 
 FAKE_HELPER = r'''#!/bin/sh
-# fake consul-restart-wait: $1 = preflight|restart, $2 = host; FAIL_PRE / FAIL_RESTART / LEADER / LOG from the env
+# fake consul-restart-wait: $1 = preflight|restart, $2 = host; FAIL_PRE / FAIL_RESTART / LEADER / LOG from the env.
+# It keeps the token it got on stdin, and counts that token in its environment and in the command
+# line of every process between it and ansible-playbook (what every local user sees in ps).
 echo "$1 $2" >> "$LOG"
+read -r token
+echo "$token" >> "$LOG.stdin"
+env | grep -c -F "$token" >> "$LOG.env"
+pid=$$
+while [ "$pid" -gt 1 ]; do
+  line=$(tr '\0' ' ' < /proc/$pid/cmdline)
+  echo "$line" >> "$LOG.cmdlines"
+  case "$line" in *ansible-playbook*) break ;; esac
+  pid=$(awk '/^PPid:/ {print $2}' /proc/$pid/status)
+done
 if [ "$1" = preflight ]; then
   [ "$2" = "$FAIL_PRE" ] && { echo "pre-flight check failed on $2: broken" >&2; exit 1; }
   leader=false; [ "$2" = "$LEADER" ] && leader=true
@@ -364,7 +393,11 @@ def test_rolling_restart_stops_at_the_first_failure(tmp_path, fail_pre, fail_res
     log = tmp_path / "log"
     log.write_text("")
     inventory = tmp_path / "inventory.json"
-    inventory.write_text(json.dumps({"all": {"children": {"consul_servers": {"hosts": {"s1": {}, "s2": {}, "s3": {}}}}}}))
+    # ACLs on: the token must reach the helper on its stdin only (in the inventory, not on a command line).
+    token = "7f0c5d2e-token-of-the-test"
+    inventory.write_text(json.dumps({"all": {
+        "vars": {"consul_acl_enable": True, "consul_api_token": token},
+        "children": {"consul_servers": {"hosts": {"s1": {}, "s2": {}, "s3": {}}}}}}))
     plays = [
         {"hosts": "consul_servers", "gather_facts": False, "connection": "local",
          "environment": {"LOG": str(log), "FAIL_PRE": fail_pre, "FAIL_RESTART": fail_restart, "LEADER": "s1"},
@@ -378,9 +411,8 @@ def test_rolling_restart_stops_at_the_first_failure(tmp_path, fail_pre, fail_res
         "_consul_preflight_argv": [str(helper_path), "preflight", "{{ inventory_hostname }}"],
         "_consul_restart_argv": [str(helper_path), "restart", "{{ inventory_hostname }}"],
         "_consul_restart_marker": str(tmp_path / "markers" / "{{ inventory_hostname }}.restart-pending"),
-        "consul_acl_enable": False,
     }
-    result = run_playbook(json.dumps(plays), extra_vars=extra, args=["-i", str(inventory)])
+    result = run_playbook(json.dumps(plays), extra_vars=extra, args=["-i", str(inventory), "-vvv"])
     lines = log.read_text().split()
     calls = list(zip(lines[0::2], lines[1::2]))
     assert sorted(host for phase, host in calls if phase == "preflight") == ["s1", "s2", "s3"], calls
@@ -391,3 +423,15 @@ def test_rolling_restart_stops_at_the_first_failure(tmp_path, fail_pre, fail_res
     assert ("next play reached" in result.stdout) is completed
     markers = sorted(p.name.split(".")[0] for p in (tmp_path / "markers").glob("*.restart-pending"))
     assert markers == sorted({"s1", "s2", "s3"} - (set(restarted) - {fail_restart})), markers
+    # The token came on stdin to every call, and was nowhere else: not in the helper's environment,
+    # not on a command line, not in Ansible's output at -vvv (module arguments are shown there).
+    assert Path(str(log) + ".stdin").read_text().split() == [token] * len(calls)
+    assert Path(str(log) + ".env").read_text().split() == ["0"] * len(calls)
+    cmdlines = Path(str(log) + ".cmdlines").read_text()
+    assert "ansible-playbook" in cmdlines and token not in cmdlines
+    assert token not in result.output
+    # A failure is still reported, with the helper's message.
+    if fail_pre:
+        assert "pre-flight check failed on s2: broken" in result.output
+    if fail_restart:
+        assert "%s did not stay up after the restart" % fail_restart in result.output
