@@ -288,6 +288,23 @@ def test_the_token_is_read_from_stdin_a_file_or_the_environment(tmp_path, monkey
 
 
 @pytest.mark.consul
+def test_agent_status_of_a_running_server(dev_agent, monkeypatch):
+    """consul_agent_status (the role's preflight entry point) as the helper reads it from a real 1.8.7 server."""
+    url, _config_dir, _consul = dev_agent
+    monkeypatch.setattr(helper, "unit_state", lambda unit: {"ActiveState": "active"})
+    args = type("Args", (), {"unit": "consul", "node": "dev1", "server": True})()
+    deadline = time.monotonic() + 60
+    status = helper.agent_status(args, helper.Api(url))
+    while not status["healthy"] and time.monotonic() < deadline:  # autopilot's first health update
+        time.sleep(1)
+        status = helper.agent_status(args, helper.Api(url))
+    assert status == {"node": "dev1", "server": True, "running": True, "leader": True, "healthy": True,
+                      "failure_tolerance": 0, "version": "1.8.7"}
+    monkeypatch.setattr(helper, "unit_state", lambda unit: {"ActiveState": "inactive"})
+    assert helper.agent_status(args, helper.Api(url))["version"] is None
+
+
+@pytest.mark.consul
 def test_reload_checks_what_the_agent_registered(dev_agent, capsys):
     url, config_dir, consul = dev_agent
     base = ["reload", "--url", url, "--config-dir", str(config_dir), "--consul", consul, "--timeout", "5"]
