@@ -157,11 +157,18 @@ EXAMPLES = r"""
         path: /v1/snapshot
         body_file: /var/lib/consul-snapshots/consul-20260101T030000Z.snap
 
-- name: Write a KV key (raw value)
-  geant.consul_dns.consul_api:
-    method: PUT
-    path: /v1/kv/example/key
-    body: some value
+    - name: Write a KV key (a raw value)
+      geant.consul_dns.consul_api:
+        method: PUT
+        path: /v1/kv/example/key
+        body: some value
+
+    - name: Read the KV key (its text in content)
+      geant.consul_dns.consul_api:
+        path: /v1/kv/example/key
+        query:
+          raw: null
+      register: kv_value
 """
 
 RETURN = r"""
