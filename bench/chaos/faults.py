@@ -4,6 +4,7 @@ Each fault runs in its own thread from its offset in the phase; :meth:`Injector.
 the faults seen so far may keep the sync from running (their end plus the allowance the settings give
 them, see config.Bounds), which the withdrawal bound and the quiet periods wait for.
 """
+import base64
 import subprocess
 import threading
 import time
@@ -363,29 +364,27 @@ class Injector(object):
             subprocess.run(["chattr", "-i", path], capture_output=True, check=False)
 
     def _corrupt_state(self, fault, params, stop):
+        """The state's KV value replaced by ``params['value']``. The writers' logs are marked before the
+        write (a warning logged while its answer is on the way counts), and the value's ModifyIndex comes
+        with the write itself (a transaction answers it): a separate read after the write could already
+        see the writers' rebuild, whose index would then pass for the corruption's."""
+        before = self.checker.log_marks()
         # Long enough to outlast a quorum loss of the same phase (up to 45 s) and the election after it:
         # a KV write needs a leader.
         deadline = time.time() + 120
+        value = base64.b64encode(params["value"].encode()).decode("ascii")
         while True:
             try:
                 server = self.bed.cluster.any_live_server()
-                response = self.session.put("%s/v1/kv/%s" % (server.http_url, STATE_KEY),
-                                            data=params["value"].encode(), timeout=10)
+                response = self.session.put("%s/v1/txn" % server.http_url,
+                                            json=[{"KV": {"Verb": "set", "Key": STATE_KEY, "Value": value}}],
+                                            timeout=10)
                 response.raise_for_status()
+                index = response.json()["Results"][0]["KV"]["ModifyIndex"]
                 break
-            except requests.RequestException:
+            except (requests.RequestException, RuntimeError, ValueError, KeyError, IndexError, TypeError):
                 if time.time() > deadline or stop.is_set():
                     raise
                 time.sleep(0.5)
         fault.start = time.time()
-        # Its ModifyIndex, read from the leader: the state counts as rebuilt only once written after it.
-        index = None
-        while index is None and time.time() < deadline + 60 and not stop.is_set():
-            try:
-                response = self.session.get("%s/v1/kv/%s" % (self.bed.cluster.any_live_server().http_url, STATE_KEY),
-                                            params={"consistent": ""}, timeout=10)
-                response.raise_for_status()
-                index = response.json()[0]["ModifyIndex"]
-            except (requests.RequestException, ValueError, KeyError, IndexError):
-                time.sleep(0.5)
-        self.checker.corrupted(fault.start, params["value"], index or 0)
+        self.checker.corrupted(fault.start, params["value"], index, before)

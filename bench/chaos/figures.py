@@ -109,7 +109,8 @@ def build(run):
                         "named_reloads": bed.named.reloads, "consul_without_leader_seconds": round(no_leader, 1),
                         "consul_transitions": len(checker.transitions)},
         "quiet_periods": checker.quiet_results,
-        "corrupt_states": [dict((k, v) for k, v in c.items() if k in ("value", "rebuilt", "by", "reported", "done"))
+        "corrupt_states": [dict((k, v) for k, v in c.items()
+                                if k in ("value", "index", "rebuilt", "rebuilt_index", "by", "reported", "done"))
                            for c in checker.corruptions],
         "fault_list": [f.describe(t0) for f in injector.faults],
     }

@@ -444,12 +444,19 @@ class Checker(object):
                                  % (what, end - entry["start"], others[0][1], others[0][0] - entry["start"]))
 
     # ------------------------------------------------------------------ damping state
-    def corrupted(self, t, value, index):
-        """A corrupt value was written at ``t`` with ModifyIndex ``index``."""
+    def log_marks(self):
+        """Where the writers' logs and outputs end now: taken before a corruption is written, so that a
+        warning of a run that reads it at once is looked for from there."""
         with self.lock_:
-            offsets = dict((name, len(driver.log())) for name, driver in self.bed.watches.items())
-            self.corruptions.append({"t": t, "value": value, "index": index, "offsets": offsets,
-                                     "timer_runs": len(self.bed.timer.runs), "rebuilt": None, "reported": None,
+            return {"offsets": dict((name, len(driver.log())) for name, driver in self.bed.watches.items()),
+                    "timer_runs": len(self.bed.timer.runs)}
+
+    def corrupted(self, t, value, index, marks):
+        """A corrupt value was written at ``t`` with ModifyIndex ``index`` (the write's own); ``marks``
+        (:meth:`log_marks`) taken before it was written."""
+        with self.lock_:
+            self.corruptions.append({"t": t, "value": value, "index": index, "offsets": marks["offsets"],
+                                     "timer_runs": marks["timer_runs"], "rebuilt": None, "reported": None,
                                      "done": False})
 
     def _read_state(self, t):
@@ -493,6 +500,7 @@ class Checker(object):
                 if isinstance(document, dict) and document.get("version") == 1 and isinstance(
                         document.get("addresses"), dict) and "updated_by" in document:
                     c["rebuilt"], c["rebuilt_at"], c["by"] = self.rel(t), t, document["updated_by"]
+                    c["rebuilt_index"] = state[0]
             if c["rebuilt"] is not None:
                 if t - c.get("looked", 0.0) < 1.0:
                     continue  # the logs are read once a second
@@ -503,9 +511,9 @@ class Checker(object):
                     c["done"] = True
                 elif t > c["rebuilt_at"] + 15 and not timer_busy or t > c["rebuilt_at"] + 200:
                     c["done"] = True
-                    self.violate(t, "state_silent", "the corrupt damping state (%r, written at %.1fs) was rebuilt "
-                                 "by %s with no warning in any writer's log or output"
-                                 % (c["value"], self.rel(c["t"]), c["by"]))
+                    self.violate(t, "state_silent", "the corrupt damping state (%r, written at %.1fs, ModifyIndex "
+                                 "%s) was rebuilt by %s (ModifyIndex %s) with no warning in any writer's log or "
+                                 "output" % (c["value"], self.rel(c["t"]), c["index"], c["by"], c["rebuilt_index"]))
                 continue
             deadline = max(c["t"], release) + self.b.resync + self.b.withdraw
             if t > deadline:

@@ -7,6 +7,7 @@ replaces (so a change in the product that moves it fails here loudly instead of 
   writer writes whenever it likes.
 - ``shrink-guard``: the damping's shrink guard and Infoblox's change-ratio valve (the two guards against a
   sudden loss of records) never refuse.
+- ``state-warning``: a corrupt (unreadable) damping state is rebuilt without the warning that says so.
 """
 import shutil
 import tempfile
@@ -29,6 +30,11 @@ PATCHES = {
         ("plugins/module_utils/infoblox/plan.py",
          "if owned and owned >= policy.min_records_for_ratio and touched > policy.max_change_ratio * owned:",
          "if False:  # chaos patch: change ratio removed"),
+    ],
+    "state-warning": [
+        ("plugins/module_utils/damping/state_store.py",
+         'return None, ["damping state at Consul key %s is unreadable (%s): starting clean" % (self.key, exc)]',
+         "return None, []  # chaos patch: the unreadable state's warning removed"),
     ],
 }
 

@@ -1,7 +1,8 @@
 """The chaos soak (bench/chaos, issue #15) in CI: the short profile (~3 minutes: every kind of fault, a real
 3-server Consul cluster, the WAPI simulator, BIND, two watch services and the timer's playbook) holds
 every invariant; and the soak's checks can fail: against a temporary copy of the collection with the
-lock, or the shrink guards, removed (never a switch in the product), it reports violations.
+lock, the shrink guards, or the corrupt damping state's warning removed (never a switch in the product),
+it reports violations.
 
 The seed is random unless CHAOS_SEED is set; a failure prints it, with the command that replays the
 same schedule. The soaks run one at a time (a file lock), whatever pytest-xdist does.
@@ -56,6 +57,14 @@ def seed_with_mass_failure_first():
                 if any(s.kind == MASS for s in make_schedule(seed, "short", PROFILES["short"])[0][0]))
 
 
+def seed_with_early_corrupt_state():
+    """The seed (of the first 100) whose short schedule corrupts the damping state earliest in phase 1."""
+    def first_corruption(seed):
+        specs = make_schedule(seed, "short", PROFILES["short"])[0][0]
+        return min([s.at for s in specs if s.kind == "corrupt_state"] or [float("inf")])
+    return min(range(1, 101), key=first_corruption)
+
+
 def test_short_profile_holds_every_invariant(tmp_path, worker_id):
     seed = int(os.environ.get("CHAOS_SEED") or random.SystemRandom().randrange(1, 2 ** 31))
     proc, figures = soak(tmp_path, worker_id, 1, "--seed", str(seed))
@@ -81,3 +90,17 @@ def test_the_checks_fail_without_a_safety(tmp_path, worker_id, removed, invarian
     assert proc.returncode == 1, proc.stdout[-4000:]
     assert figures["violations"]["by_invariant"].get(invariant), (
         "seed %d without %s: no %s violation: %s" % (seed, removed, invariant, figures["violations"]))
+
+
+def test_the_state_check_fails_when_a_corrupt_state_is_rebuilt_silently(tmp_path, worker_id):
+    """``state_silent`` judges a rebuild by the corruption's own ModifyIndex and looks for the warning in
+    every writer's log from before the corruption was written: with the warning removed from the product,
+    the rebuild is still caught."""
+    seed = seed_with_early_corrupt_state()
+    proc, figures = soak(tmp_path, worker_id, 4, "--seed", str(seed), "--without", "state-warning",
+                         "--max-violations", "1")
+    assert figures is not None, proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert proc.returncode == 1, proc.stdout[-4000:]
+    silent = [v for v in figures["violations"]["list"] if v["invariant"] == "state_silent"]
+    assert silent and "with no warning" in silent[0]["detail"], (
+        "seed %d without state-warning: no silent rebuild caught: %s" % (seed, figures["violations"]))

@@ -93,14 +93,25 @@ class StateStore(object):
         return self.loaded is not None and self.content(self.loaded) == self.content(state)
 
     def save(self, state, zone, writer):
-        """Write ``state`` with ``cas`` = the index loaded; raise StateConflict when it lost."""
+        """Write ``state`` with ``cas`` = the index loaded; raise StateConflict when it lost.
+
+        Returns the key's ModifyIndex after the write, or None when another write followed it at once
+        (then nothing is remembered: the next :meth:`load` reads the key again)."""
         document = dict(self.content(state), zone=zone, updated_at=int(time.time()), updated_by=writer)
         text = state_text(document)
         if not self.kv.kv_put(self.key, text, cas=self.index):
             raise StateConflict(
                 "the damping state at Consul key %s changed since it was read (check-and-set on ModifyIndex %d "
                 "failed): another sync wrote it; nothing was published by this run" % (self.key, self.index))
-        current, _value, _session = self.kv.kv_get(self.key)
+        # Consul's KV write does not say the ModifyIndex it got: read it back. Another write may land
+        # between the two calls (a hand, a corruption): its index is not ours to remember, or the next
+        # load would take it for the state saved here and the next save would overwrite it unread - a
+        # corrupt state rebuilt without the warning. Only our own value is remembered; anything else is
+        # loaded (and judged) again by the next run.
+        current, value, _session = self.kv.kv_get(self.key)
+        if value != text:
+            self.index, self.loaded = 0, None
+            return None
         self.index = current
         self.loaded = state
         return current
