@@ -158,7 +158,8 @@ def test_the_token_from_a_file_or_the_environment(agent, tmp_path, via):
     assert proc.returncode == 0, proc.stderr
     assert result["changed"] is True
     spec["policies"][0]["description"] = "changed"
-    proc, _ = helper(agent, spec, token=str(uuid.uuid4()), via=via, tmp_path=tmp_path)
+    proc, refused = helper(agent, spec, token=str(uuid.uuid4()), via=via, tmp_path=tmp_path)
+    assert refused is None
     assert proc.returncode == 1 and "403" in proc.stderr
 
 
