@@ -287,6 +287,25 @@ def test_the_token_is_read_from_stdin_a_file_or_the_environment(tmp_path, monkey
         helper.read_token(False)
 
 
+def test_preflight_settle_reads_an_unhealthy_server_again(tmp_path, monkeypatch, capsys):
+    """--settle (the preflight entry point): a running server autopilot reports unhealthy for a moment is
+    read again until it is healthy; without it the first answer counts; a stopped agent is not waited for."""
+    unhealthy = {"node": "s1", "server": True, "running": True, "leader": False, "healthy": False}
+    healthy = dict(unhealthy, healthy=True)
+    stopped = dict(unhealthy, running=False)
+    monkeypatch.setattr(helper, "check_data_dir", lambda data_dir, user: [])
+    monkeypatch.setattr(helper.time, "sleep", lambda seconds: None)
+    base = ["preflight", "--server", "--consul", "/bin/true", "--data-dir", str(tmp_path)]
+    for extra, answers, want in (
+            (["--settle", "30"], [unhealthy, unhealthy, healthy], healthy),
+            ([], [unhealthy, healthy], unhealthy),
+            (["--settle", "30"], [stopped, healthy], stopped)):
+        calls = iter(answers)
+        monkeypatch.setattr(helper, "agent_status", lambda args, api: next(calls))
+        assert helper.main(base + extra) == 0, capsys.readouterr().err
+        assert json.loads(capsys.readouterr().out) == want
+
+
 @pytest.mark.consul
 def test_agent_status_of_a_running_server(dev_agent, monkeypatch):
     """consul_agent_status (the role's preflight entry point) as the helper reads it from a real 1.8.7 server."""
