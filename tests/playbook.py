@@ -31,6 +31,17 @@ class PlaybookResult(object):
         return "<playbook rc=%s>\n%s" % (self.rc, self.output[-4000:])
 
 
+def python_without_requests():
+    """A Python without ``requests`` to run modules with, as the Consul nodes' system Python (modules that run
+    there must not need it): /usr/bin/python3 when it lacks requests, else the test's own."""
+    system = "/usr/bin/python3"
+    try:
+        lacks = subprocess.run([system, "-c", "import requests"], capture_output=True, check=False).returncode != 0
+    except OSError:
+        lacks = False
+    return system if lacks else sys.executable
+
+
 def run_playbook(playbook_text, extra_vars=None, args=(), env=None, timeout=300, json_output=False):
     """Write ``playbook_text`` to a temp file and run it; localhost uses this interpreter.
 

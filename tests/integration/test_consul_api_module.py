@@ -11,13 +11,12 @@ body).
 
 import base64
 import subprocess
-import sys
 
 import pytest
 import requests
 
 from tests.consul_testbed.agent import ConsulAgent, ConsulCluster, address_block, consul_binary
-from tests.playbook import run_playbook
+from tests.playbook import python_without_requests, run_playbook
 
 pytestmark = [pytest.mark.consul, pytest.mark.slow]
 
@@ -44,17 +43,8 @@ PLAYBOOK = """
         status_code: "{{ call.status_code | default(omit) }}"
       register: answer
 """
-SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-def _without_requests(python):
-    try:
-        return subprocess.run([python, "-c", "import requests"], capture_output=True, check=False).returncode != 0
-    except OSError:
-        return False
-
-
-PYTHON = SYSTEM_PYTHON if _without_requests(SYSTEM_PYTHON) else sys.executable
+# The module must not need requests (the Consul nodes' system Python has none).
+PYTHON = python_without_requests()
 
 
 class Bed(object):

@@ -6,14 +6,12 @@ Debian node, where the module runs in the playbook consul_client_decommission.
 """
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul.kv import ConsulKV
 from ansible_collections.geant.consul_dns.plugins.module_utils.damping.state_store import StateStore
-from tests.playbook import run_playbook
+from tests.playbook import python_without_requests, run_playbook
 
 pytestmark = [pytest.mark.consul, pytest.mark.slow]
 
@@ -29,19 +27,8 @@ PLAYBOOK = """
         addresses: "{{ addresses | default(omit) }}"
       register: state_info
 """
-SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-def _without_requests(python):
-    try:
-        return subprocess.run([python, "-c", "import requests"], capture_output=True, check=False).returncode != 0
-    except OSError:
-        return False
-
-
-# The module must not need requests (the Consul nodes' system Python has none): read with such a Python when
-# there is one, else with the test's own.
-PYTHON = SYSTEM_PYTHON if _without_requests(SYSTEM_PYTHON) else sys.executable
+# The module must not need requests (the Consul nodes' system Python has none).
+PYTHON = python_without_requests()
 
 
 def entry(published, healthy=True):

@@ -5,7 +5,9 @@ conftest.py patches AnsibleModule for every test of this folder.
 
 import json
 
+import pytest
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.testing import patch_module_args
 
 
 class ModuleExit(Exception):
@@ -27,3 +29,11 @@ def patch_exits(monkeypatch):
 
     monkeypatch.setattr(AnsibleModule, "exit_json", exit_json)
     monkeypatch.setattr(AnsibleModule, "fail_json", fail_json)
+
+
+def run_main(main, **args):
+    """``main()`` of a module with ``args`` as its parameters: the ModuleExit it ends with."""
+    with patch_module_args(args):
+        with pytest.raises(ModuleExit) as exc:
+            main()
+    return exc.value

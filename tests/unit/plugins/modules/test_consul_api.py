@@ -12,7 +12,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.geant.consul_dns.plugins.modules import consul_api as module_under_test
-from tests.unit.plugins.modules.harness import ModuleExit
+from tests.unit.plugins.modules.harness import run_main
 
 TOKEN = "s3cr3t-token-4f1c"
 # Ansible's own exit_json / fail_json, before conftest.py's autouse fixture replaces them for each test.
@@ -48,10 +48,7 @@ def consul(monkeypatch):
 
 
 def run(**args):
-    with patch_module_args(args):
-        with pytest.raises(ModuleExit) as exc:
-            module_under_test.main()
-    return exc.value
+    return run_main(module_under_test.main, **args)
 
 
 def test_query_string():

@@ -9,11 +9,10 @@ import io
 import json
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.damping import state_store
 from ansible_collections.geant.consul_dns.plugins.modules import zone_sync_state_info as module_under_test
-from tests.unit.plugins.modules.harness import ModuleExit
+from tests.unit.plugins.modules.harness import run_main
 
 
 def entry(published, healthy=True):
@@ -57,10 +56,7 @@ def consul(monkeypatch):
 
 
 def run(**args):
-    with patch_module_args(args):
-        with pytest.raises(ModuleExit) as exc:
-            module_under_test.main()
-    return exc.value
+    return run_main(module_under_test.main, **args)
 
 
 def test_published_with_compares_addresses_not_text():
