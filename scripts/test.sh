@@ -16,7 +16,7 @@ stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(pytest py-consul lint docs ee 
 
 run_stage() {
   case "$1" in
-    pytest) python -m pytest -n 2 ;;
+    pytest) python -m pytest -n 2 --durations=30 ;;
     # The Consul tests again with the maintained fork py-consul shadowing python-consul2; not the
     # chaos soak (marker soak): it judges the sync's invariants under faults, which the client
     # library does not change, and it is the longest test.

@@ -109,7 +109,7 @@ done
 # the end of a CI printout. Lines start with "=== molecule" so that test.sh's summary keeps them.
 for s in "${failed[@]}"; do
   grep -E -B 3 'fatal: \[|failed: \[|FAILED! =>|CRITICAL|^ERROR|Traceback' "$logs/$s.log" 2>/dev/null \
-    | grep -v '^--$' | tail -n 24 | cut -c1-600 | sed "s/^/=== molecule $s: | /" || true
+    | grep -v '^--$' | tail -n 24 | cut -c1-1500 | sed "s/^/=== molecule $s: | /" || true
 done
 rm -rf "$logs"
 echo "=== molecule stage: ${#scenarios[@]} scenario(s), $((${#scenarios[@]} - ${#failed[@]})) passed, ${#failed[@]} failed${failed[*]:+ (${failed[*]})}, $((SECONDS - start))s, $jobs lane(s)"

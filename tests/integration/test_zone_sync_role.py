@@ -1,11 +1,13 @@
 """Role geant.consul_dns.zone_sync: its install part on localhost (all paths in a temporary folder),
-then the wrapper it installed runs one real sync against a dev agent. The schedule itself (systemd
-timer / cron) needs a system to own and is left to a Molecule scenario."""
+then the wrapper it installed runs one real sync against a dev agent, with the collection the role
+copied (zone_sync_collection_install: copy, one bundle unpacked behind a symlink). The schedule
+itself (systemd timer / cron) needs a system to own and is left to a Molecule scenario."""
 
 import grp
 import json
 import os
 import pwd
+import shutil
 import stat
 import subprocess
 import sys
@@ -29,6 +31,14 @@ PLAYBOOK = """
 """
 
 
+def collection_source(tmp):
+    """A copy of this checkout's plugins, playbooks and meta (the role's copy source), to edit."""
+    source = tmp / "source"
+    for part in ("plugins", "playbooks", "meta"):
+        shutil.copytree(REPO_ROOT / part, source / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return source
+
+
 def role_vars(tmp, consul_url):
     return {
         # The job user is whoever runs the tests (no system user is made on this machine).
@@ -43,9 +53,8 @@ def role_vars(tmp, consul_url):
         "zone_sync_logrotate": False,
         "zone_sync_python_install": "system",
         "zone_sync_ansible_playbook": str(Path(sys.executable).parent / "ansible-playbook"),
-        # 'copy' (the default) copies file by file, which is slow here; this checkout is the collection.
-        "zone_sync_collection_install": "none",
-        "zone_sync_collections_path": str(REPO_ROOT / ".cache" / "collections"),
+        "zone_sync_collection_install": "copy",
+        "zone_sync_collection_source": str(collection_source(tmp)),
         "zone_sync_settings": {
             "consul_dns_consul_address": consul_url,
             "consul_dns_zones": [{"name": "geant.services", "nameservers": ["ns1.geant.net."]}],
@@ -71,6 +80,11 @@ def test_role_installs_a_runnable_sync(consul_dev, tmp_path):
     assert TOKEN in credentials.read_text()
     assert stat.S_IMODE((tmp_path / "etc" / "zone_sync.yml").stat().st_mode) == 0o640
 
+    link = tmp_path / "opt" / "collections" / "ansible_collections" / "geant" / "consul_dns"
+    assert link.is_symlink() and (link / "plugins" / "modules" / "zone_sync.py").read_bytes() == \
+        (REPO_ROOT / "plugins" / "modules" / "zone_sync.py").read_bytes()
+    assert not list(link.rglob("__pycache__"))
+
     again = run_playbook(PLAYBOOK, extra, json_output=True)
     assert again.rc == 0 and json.loads(again.stdout)["stats"]["localhost"]["changed"] == 0, again
 
@@ -86,3 +100,40 @@ def test_role_installs_a_runnable_sync(consul_dev, tmp_path):
     checked = subprocess.run([extra["zone_sync_wrapper"], "--check"], env=env, capture_output=True, text=True,
                              timeout=300, check=False)
     assert checked.returncode == 0 and "changed=0" in checked.stdout, checked.stdout
+
+
+def bundles(tmp):
+    return sorted(path.name for path in (tmp / "opt" / "collection-bundles").iterdir())
+
+
+def test_copy_switches_to_a_new_bundle_and_replaces_an_old_copy(tmp_path):
+    """A changed source: a new bundle behind the link, the old one removed; --check first changes nothing.
+    A collection path that is a folder (what release 0.1.0 copied) is replaced by the link."""
+    (tmp_path / "bin").mkdir()
+    extra = role_vars(tmp_path, "http://127.0.0.1:1")
+    link = tmp_path / "opt" / "collections" / "ansible_collections" / "geant" / "consul_dns"
+    (link / "plugins").mkdir(parents=True)
+    (link / "plugins" / "left-by-0.1.0.py").write_text("# the old copy\n")
+
+    first = run_playbook(PLAYBOOK, extra)
+    assert first.rc == 0, first
+    assert link.is_symlink() and not (link / "plugins" / "left-by-0.1.0.py").exists()
+    old = bundles(tmp_path)
+    assert len(old) == 2 and old[1] == old[0] + ".tar.gz"
+
+    marker = Path(extra["zone_sync_collection_source"]) / "playbooks" / "zone_sync.yml"
+    marker.write_text(marker.read_text() + "# changed on the controller\n")
+
+    checked = run_playbook(PLAYBOOK, extra, args=["--check"], json_output=True)
+    assert checked.rc == 0, checked
+    assert bundles(tmp_path) == old and os.readlink(str(link)).endswith(old[0])
+
+    changed = run_playbook(PLAYBOOK, extra)
+    assert changed.rc == 0, changed
+    new = bundles(tmp_path)
+    assert len(new) == 2 and new[0] != old[0]
+    assert os.readlink(str(link)).endswith(new[0])
+    assert (link / "playbooks" / "zone_sync.yml").read_text().endswith("# changed on the controller\n")
+
+    again = run_playbook(PLAYBOOK, extra, json_output=True)
+    assert again.rc == 0 and json.loads(again.stdout)["stats"]["localhost"]["changed"] == 0, again

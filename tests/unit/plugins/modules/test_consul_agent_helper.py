@@ -78,7 +78,7 @@ def test_no_token_sends_an_empty_line(tmp_path, monkeypatch):
 
 
 def test_failure_reports_stderr_with_the_prefix(tmp_path, monkeypatch):
-    helper, _ = fake_helper(tmp_path, monkeypatch, rc=1, stderr="Consul refused the reload: bad config")
+    helper = fake_helper(tmp_path, monkeypatch, rc=1, stderr="Consul refused the reload: bad config")[0]
     result = run_main(module_under_test.main, argv=[helper, "reload"], consul_token=TOKEN,
                       error_prefix="consul reload of n1")
     assert result.failed
