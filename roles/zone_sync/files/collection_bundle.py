@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Bundle what the zone sync needs of the collection (plugins, playbooks, meta) into one .tar.gz.
 
 Run on the controller by the zone_sync role (zone_sync_collection_install: copy) with the Python that
