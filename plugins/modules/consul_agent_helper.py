@@ -148,7 +148,13 @@ def main():
         module.fail_json(msg="argv is empty: give the helper and its arguments")
     cmd = helper_command(p["argv"])
     # Always a line, also without a token: the helper reads one line, and an unpiped stdin could block it.
-    rc, stdout, stderr = module.run_command(cmd, data=(p["consul_token"] or "") + "\n", binary_data=True)
+    try:
+        rc, stdout, stderr = module.run_command(cmd, data=(p["consul_token"] or "") + "\n", binary_data=True,
+                                                handle_exceptions=False)
+    except (OSError, IOError) as exc:
+        # A missing or non-executable helper: the consul role did not install it on this host.
+        module.fail_json(msg=failure_message(p["error_prefix"], 127, "cannot run %s: %s" % (
+            cmd[0], exc.strerror or exc)), rc=127, stdout="", stderr="", json=None, cmd=cmd)
     try:
         parsed = json.loads(stdout) if stdout.strip() else None
     except ValueError:

@@ -101,39 +101,3 @@ def test_role_installs_a_runnable_sync(consul_dev, tmp_path):
                              timeout=300, check=False)
     assert checked.returncode == 0 and "changed=0" in checked.stdout, checked.stdout
 
-
-def bundles(tmp):
-    return sorted(path.name for path in (tmp / "opt" / "collection-bundles").iterdir())
-
-
-def test_copy_switches_to_a_new_bundle_and_replaces_an_old_copy(tmp_path):
-    """A changed source: a new bundle behind the link, the old one removed; --check first changes nothing.
-    A collection path that is a folder (what release 0.1.0 copied) is replaced by the link."""
-    (tmp_path / "bin").mkdir()
-    extra = role_vars(tmp_path, "http://127.0.0.1:1")
-    link = tmp_path / "opt" / "collections" / "ansible_collections" / "geant" / "consul_dns"
-    (link / "plugins").mkdir(parents=True)
-    (link / "plugins" / "left-by-0.1.0.py").write_text("# the old copy\n")
-
-    first = run_playbook(PLAYBOOK, extra)
-    assert first.rc == 0, first
-    assert link.is_symlink() and not (link / "plugins" / "left-by-0.1.0.py").exists()
-    old = bundles(tmp_path)
-    assert len(old) == 2 and old[1] == old[0] + ".tar.gz"
-
-    marker = Path(extra["zone_sync_collection_source"]) / "playbooks" / "zone_sync.yml"
-    marker.write_text(marker.read_text() + "# changed on the controller\n")
-
-    checked = run_playbook(PLAYBOOK, extra, args=["--check"], json_output=True)
-    assert checked.rc == 0, checked
-    assert bundles(tmp_path) == old and os.readlink(str(link)).endswith(old[0])
-
-    changed = run_playbook(PLAYBOOK, extra)
-    assert changed.rc == 0, changed
-    new = bundles(tmp_path)
-    assert len(new) == 2 and new[0] != old[0]
-    assert os.readlink(str(link)).endswith(new[0])
-    assert (link / "playbooks" / "zone_sync.yml").read_text().endswith("# changed on the controller\n")
-
-    again = run_playbook(PLAYBOOK, extra, json_output=True)
-    assert again.rc == 0 and json.loads(again.stdout)["stats"]["localhost"]["changed"] == 0, again

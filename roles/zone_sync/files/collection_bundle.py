@@ -6,10 +6,12 @@ runs ansible-playbook:
     collection_bundle.py SOURCE OUTPUT
 
 The same files give the same bytes: members sorted by name, owned by root (uid/gid 0), modes 0755 for
-folders and executables and 0644 otherwise, the files' own modification times, no gzip timestamp. So
-the role copies one file and the copy is "ok" while nothing changed - instead of one remote module
-call per file, which took minutes. Byte-code caches (__pycache__, *.pyc) are left out. Prints the
-bundle's sha256 and its number of files as JSON.
+folders and executables and 0644 otherwise, one fixed modification time, no gzip timestamp. So the
+role copies one file and the copy is "ok" while nothing changed - instead of one remote module call
+per file, which took minutes. Times are not the files' own: a fresh clone, a checkout or a
+__pycache__ made in a folder would change the bundle without changing the collection. A fixed time
+does not let Python reuse stale byte-code: each bundle is unpacked into a folder of its own. Byte-code
+caches (__pycache__, *.pyc) are left out. Prints the bundle's sha256 and its number of files as JSON.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,6 +28,8 @@ import tarfile
 PARTS = ("meta", "playbooks", "plugins")
 SKIPPED_DIRS = ("__pycache__",)
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
+# 2000-01-01T00:00:00Z: every member's modification time.
+BUNDLE_MTIME = 946684800
 
 
 def bundle_members(source):
@@ -50,7 +54,7 @@ def _info(name, path):
     info = tarfile.TarInfo(name)
     info.uid = info.gid = 0
     info.uname = info.gname = "root"
-    info.mtime = int(st.st_mtime)
+    info.mtime = BUNDLE_MTIME
     if stat.S_ISDIR(st.st_mode):
         info.type = tarfile.DIRTYPE
         info.mode = 0o755

@@ -50,11 +50,19 @@ def test_same_files_same_bytes_and_a_change_other_bytes(source):
     first, files = collection_bundle.build_bundle(str(source))
     again = collection_bundle.build_bundle(str(source))[0]
     assert first == again and files == 4
-    path = source / "playbooks" / "zone_sync.yml"
-    stat = path.stat()
-    path.write_text("---\n# changed\n")
-    os.utime(str(path), (stat.st_atime, stat.st_mtime))
+    (source / "playbooks" / "zone_sync.yml").write_text("---\n# changed\n")
     assert collection_bundle.build_bundle(str(source))[0] != first
+
+
+def test_times_do_not_count(source):
+    """A fresh clone, a checkout or a __pycache__ made in a folder changes times, not the collection."""
+    first = collection_bundle.build_bundle(str(source))[0]
+    os.utime(str(source / "plugins" / "modules" / "zone_sync.py"), (1, 1))
+    (source / "plugins" / "modules" / "__pycache__" / "another.cpython-311.pyc").write_text("cache")
+    os.utime(str(source / "plugins"), (2, 2))
+    assert collection_bundle.build_bundle(str(source))[0] == first
+    with tarfile.open(fileobj=io.BytesIO(first), mode="r:gz") as tar:
+        assert set(m.mtime for m in tar.getmembers()) == {collection_bundle.BUNDLE_MTIME}
 
 
 def test_gzip_has_no_timestamp(source):

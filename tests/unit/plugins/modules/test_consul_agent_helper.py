@@ -86,6 +86,13 @@ def test_failure_reports_stderr_with_the_prefix(tmp_path, monkeypatch):
     assert result.result["rc"] == 1
 
 
+def test_missing_helper_fails_with_the_prefix(tmp_path):
+    result = run_main(module_under_test.main, argv=[str(tmp_path / "consul-agent-reload")], consul_token=TOKEN,
+                      error_prefix="consul reload of n1")
+    assert result.failed and result.result["rc"] == 127
+    assert result.result["msg"].startswith("consul reload of n1: cannot run %s: " % (tmp_path / "consul-agent-reload"))
+
+
 def test_empty_argv_fails_clearly():
     result = run_main(module_under_test.main, argv=[], consul_token=TOKEN)
     assert result.failed and "argv is empty" in result.result["msg"]
