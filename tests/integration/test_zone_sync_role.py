@@ -100,4 +100,3 @@ def test_role_installs_a_runnable_sync(consul_dev, tmp_path):
     checked = subprocess.run([extra["zone_sync_wrapper"], "--check"], env=env, capture_output=True, text=True,
                              timeout=300, check=False)
     assert checked.returncode == 0 and "changed=0" in checked.stdout, checked.stdout
-
