@@ -376,7 +376,7 @@ def test_restart_order(tmp_path):
          "tasks": [
              {"name": "Pre-flight outputs", "ansible.builtin.set_fact": {
                  "_consul_restart_pending": "{{ preflight[inventory_hostname] is not none }}",
-                 "_consul_preflight": {"stdout": "{{ preflight[inventory_hostname] | to_json }}"}},
+                 "_consul_preflight": {"json": "{{ preflight[inventory_hostname] }}"}},
               "vars": {"preflight": PREFLIGHT}},
              {"name": "Write the order", "ansible.builtin.copy": {
                  "content": "{{ _consul_restart_order | to_json }}", "dest": str(out), "mode": "0600"},
