@@ -17,11 +17,12 @@ stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(pytest py-consul lint docs ee 
 run_stage() {
   case "$1" in
     pytest) python -m pytest -n 2 --durations=30 ;;
-    # The Consul tests again with the maintained fork py-consul shadowing python-consul2; not the
-    # chaos soak (marker soak): it judges the sync's invariants under faults, which the client
-    # library does not change, and it is the longest test.
+    # The tests that read and write Consul through the collection's client (marker client_library)
+    # again, with the maintained fork py-consul shadowing python-consul2. Not the others (the
+    # drivers, the role, the demo, the bench, the chaos tests, WAPI-side tests): they judge what the
+    # sync does with what it read, which the library does not change, and they are the longest.
     py-consul) PYTHONPATH="$root/.cache/py-consul" CONSUL_DNS_EXPECT_LIBRARY=py-consul \
-                 python -m pytest -n 2 -m "consul and not soak" tests/integration ;;
+                 python -m pytest -n 2 -m "consul and client_library" tests/integration ;;
     lint) ansible-lint --profile production ;;
     docs) bash scripts/docs.sh --check && antsibull-changelog lint ;;
     ee) bash scripts/ee_context.sh ;;

@@ -105,11 +105,11 @@ wait
 for s in "${scenarios[@]}"; do
   [ "$(cat "$logs/$s.rc" 2>/dev/null)" = 0 ] || failed+=("$s")
 done
-# A failed scenario's failing task, once more and short, last: the whole log above is too long for
-# the end of a CI printout. Lines start with "=== molecule" so that test.sh's summary keeps them.
+# A failed scenario's failed tasks and their messages, once more, one line each, last: the whole
+# log above is too long for the end of a CI printout, which may keep only its last lines. Lines
+# start with "=== molecule" so that test.sh's summary keeps them.
 for s in "${failed[@]}"; do
-  grep -E -B 3 'fatal: \[|failed: \[|FAILED! =>|CRITICAL|^ERROR|Traceback' "$logs/$s.log" 2>/dev/null \
-    | grep -v '^--$' | tail -n 24 | cut -c1-1500 | sed "s/^/=== molecule $s: | /" || true
+  python scripts/molecule_failures.py "$logs/$s.log" "$s" || true
 done
 rm -rf "$logs"
 echo "=== molecule stage: ${#scenarios[@]} scenario(s), $((${#scenarios[@]} - ${#failed[@]})) passed, ${#failed[@]} failed${failed[*]:+ (${failed[*]})}, $((SECONDS - start))s, $jobs lane(s)"

@@ -18,7 +18,7 @@ import requests
 from tests.consul_testbed.agent import ConsulAgent, ConsulCluster, address_block, consul_binary
 from tests.playbook import python_without_requests, run_playbook
 
-pytestmark = [pytest.mark.consul, pytest.mark.slow]
+pytestmark = [pytest.mark.consul, pytest.mark.slow, pytest.mark.client_library]
 
 ROOT_TOKEN = "root-secret-token-7d2e"
 ACL = {"enabled": True, "default_policy": "deny", "tokens": {"master": ROOT_TOKEN, "agent": ROOT_TOKEN}}

@@ -25,7 +25,7 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.consul.healthy_in
 )
 from tests.consul_testbed.agent import ConsulAgent, ConsulCluster, address_block
 
-pytestmark = pytest.mark.consul
+pytestmark = [pytest.mark.consul, pytest.mark.client_library]
 
 ZONE = "geant.services"
 ROOT_TOKEN = "root-secret-token"

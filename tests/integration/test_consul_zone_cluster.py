@@ -10,7 +10,7 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.consul.client imp
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul.zone_read import read_zone
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul.healthy_instances import ServiceSelection
 
-pytestmark = [pytest.mark.consul, pytest.mark.slow]
+pytestmark = [pytest.mark.consul, pytest.mark.slow, pytest.mark.client_library]
 
 ZONE = "geant.services"
 HOSTS = {"prod-crowd01": "1.1.1.10", "prod-crowd02": "1.1.1.11"}

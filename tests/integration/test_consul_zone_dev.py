@@ -15,7 +15,7 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.dns.names import 
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul.healthy_instances import ServiceSelection
 from tests.consul_testbed.agent import ConsulAgent, ConsulCluster
 
-pytestmark = pytest.mark.consul
+pytestmark = [pytest.mark.consul, pytest.mark.client_library]
 
 ZONE = "geant.services"
 
@@ -33,7 +33,7 @@ def pairs(zone):
 
 
 def test_the_library_under_test_is_the_expected_one():
-    # scripts/test.sh runs the Consul tests twice: with python-consul2, then with py-consul first on
+    # scripts/test.sh runs the client_library tests twice: with python-consul2, then with py-consul first on
     # PYTHONPATH; this makes sure the second run really used the fork.
     expected = os.environ.get("CONSUL_DNS_EXPECT_LIBRARY", "python-consul2")
     assert library_name() == expected

@@ -4,7 +4,7 @@ import pytest
 
 from tests.playbook import run_playbook
 
-pytestmark = [pytest.mark.consul, pytest.mark.slow]
+pytestmark = [pytest.mark.consul, pytest.mark.slow, pytest.mark.client_library]
 
 PLAYBOOK = """
 - hosts: localhost

@@ -25,7 +25,7 @@ from tests.integration.zone_sync_bed import (
     sync_result,
 )
 
-pytestmark = [pytest.mark.consul, pytest.mark.slow]
+pytestmark = [pytest.mark.consul, pytest.mark.slow, pytest.mark.client_library]
 
 HOSTS = {"prod-crowd01": "1.1.1.10", "prod-crowd02": "1.1.1.11"}
 A, B = "1.1.1.10", "1.1.1.11"

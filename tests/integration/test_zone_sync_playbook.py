@@ -16,7 +16,7 @@ from tests.integration.zone_sync_bed import (
     sync_result,
 )
 
-pytestmark = [pytest.mark.consul, pytest.mark.slow]
+pytestmark = [pytest.mark.consul, pytest.mark.slow, pytest.mark.client_library]
 
 ZONE = "geant.services"
 ZONES = [{"name": ZONE, "nameservers": ["ns1.geant.net."], "hostmaster": "hostmaster@geant.org"}]

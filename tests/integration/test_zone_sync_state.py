@@ -20,7 +20,7 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.damping.decision 
 from ansible_collections.geant.consul_dns.plugins.module_utils.damping.flap import DampingConfig, empty_state
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul.healthy_instances import ServiceSelection
 
-pytestmark = [pytest.mark.consul]
+pytestmark = [pytest.mark.consul, pytest.mark.client_library]
 
 ZONE = "geant.services"
 

@@ -13,7 +13,7 @@ from ansible_collections.geant.consul_dns.plugins.module_utils.consul.kv import 
 from ansible_collections.geant.consul_dns.plugins.module_utils.damping.state_store import StateStore
 from tests.playbook import python_without_requests, run_playbook
 
-pytestmark = [pytest.mark.consul, pytest.mark.slow]
+pytestmark = [pytest.mark.consul, pytest.mark.slow, pytest.mark.client_library]
 
 ZONE = "geant.services"
 PLAYBOOK = """

@@ -22,7 +22,7 @@ from tests.integration.zone_watch_bed import (
     wapi_calls,
 )
 
-pytestmark = [pytest.mark.consul, pytest.mark.slow]
+pytestmark = [pytest.mark.consul, pytest.mark.slow, pytest.mark.client_library]
 
 
 def settings(cluster, nios, tmp_path, zone, services, lock, agent="prod-crowd01", **overrides):
