@@ -75,7 +75,7 @@ start() {
     --cert-dir "$state/certs" --define-ea ManagedBy </dev/null >"$log" 2>&1 &
   pid=$!
   echo "$pid" >"$pidfile"
-  for i in $(seq 100); do
+  for i in $(seq 600); do  # up to a minute: a cold start under load
     grep -q '^WAPI simulator listening' "$log" 2>/dev/null && break
     kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; echo "wapi_simulator: did not start" >&2; exit 1; }
     sleep 0.1
