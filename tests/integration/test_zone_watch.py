@@ -91,6 +91,9 @@ def test_check_changes_reach_infoblox_without_a_timer(consul_cluster, wapi_simul
                "metrics not written")
     assert "consul_dns_sync_success 1" in metrics.read_text()
 
+    # The withdrawal's own log line (sync 2) comes after its metrics: counted before the recovery, or the
+    # wait below could take it for the recovery's.
+    wait_until(lambda: watch.syncs() >= 2, 10, "withdrawal sync never logged")
     before_recovery = watch.syncs()
     set_check(cluster, "wcrowd", "prod-crowd02", "pass", wait=False)
     wait_until(lambda: addresses(nios, zone, "wcrowd") == [A, B], 15, "recovered instance not published")
