@@ -15,6 +15,7 @@ import pytest
 
 from ansible_collections.geant.consul_dns.plugins.module_utils.consul.kv import ConsulKV
 from ansible_collections.geant.consul_dns.plugins.module_utils.damping.state_store import StateStore
+from tests.integration.test_zone_sync_state_info import entry
 from tests.playbook import REPO_ROOT, python_without_requests, run_playbook
 
 pytestmark = [pytest.mark.consul, pytest.mark.slow]
@@ -43,11 +44,6 @@ def decommission(tmp_path, agent, **extra):
     extra = dict({"consul_decommission": "dc-client"}, **extra)
     return run_playbook("- ansible.builtin.import_playbook: %s\n" % PLAYBOOK, extra_vars=extra,
                         args=("-i", str(inventory(tmp_path, agent))))
-
-
-def entry(published):
-    return {"healthy": published, "since": 1764060000.1, "published": published, "penalty": 0.0,
-            "penalty_at": 1764060000.1, "suppressed": False, "flaps": 0}
 
 
 def publish(agent, addresses):
